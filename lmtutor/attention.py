@@ -1,0 +1,207 @@
+"""Scaled dot-product attention, masks and multi-head attention (chapters 5 and 6).
+
+Mask convention (the same as ``torch.nn.functional.scaled_dot_product_attention``): a boolean
+tensor where ``True`` means "this query may attend to this key". A query whose every key is
+masked gets all-zero weights and a zero output instead of NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "scaled_dot_product_attention",
+    "causal_mask",
+    "padding_mask",
+    "KVCache",
+    "MultiHeadAttention",
+]
+
+
+def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}; use .float()")
+        if t.dim() < 2:
+            raise ValueError(f"{name} must have shape (..., T, d), got {tuple(t.shape)}")
+    if not q.dim() == k.dim() == v.dim():
+        raise ValueError(f"q, k, v must have the same rank, got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must share their last dimension d_k, got q {tuple(q.shape)} and k {tuple(k.shape)}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of positions, got k {tuple(k.shape)} and v {tuple(v.shape)}"
+        )
+
+
+def _check_mask(mask: torch.Tensor, scores_shape: torch.Size) -> None:
+    if mask.dtype != torch.bool:
+        raise TypeError(
+            f"mask must be a bool tensor (True = may attend), got dtype {mask.dtype}; "
+            "convert with mask.bool() or build it with causal_mask()/padding_mask()"
+        )
+    try:
+        torch.broadcast_shapes(mask.shape, scores_shape)
+    except RuntimeError:
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} does not broadcast to the attention scores "
+            f"{tuple(scores_shape)} (..., T_q, T_k)"
+        ) from None
+
+
+def causal_mask(t_q: int, t_k: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+    """(T_q, T_k) bool mask, True on and below the diagonal: query i sees keys up to its own position.
+
+    With ``t_k > t_q`` (a KV cache holding earlier keys) the queries are the *last* t_q positions.
+    """
+    t_k = t_q if t_k is None else t_k
+    if t_q < 1 or t_k < t_q:
+        raise ValueError(f"causal_mask needs 1 <= t_q <= t_k, got t_q={t_q}, t_k={t_k}")
+    return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
+
+
+def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, S) with 1/True for real tokens and 0/False for padding -> (B, 1, 1, S) bool key mask."""
+    if attention_mask.dim() != 2:
+        raise ValueError(f"attention_mask must have shape (B, S), got {tuple(attention_mask.shape)}")
+    return attention_mask.bool()[:, None, None, :]  # (B, 1, 1, S): broadcast over heads and queries
+
+
+def scaled_dot_product_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    is_causal: bool = False,
+    dropout_p: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(Q Kᵀ / √d_k) V, returning the output and the attention weights.
+
+    Shapes: q (..., T_q, d_k), k (..., T_k, d_k), v (..., T_k, d_v) -> out (..., T_q, d_v),
+    weights (..., T_q, T_k). ``mask`` is bool, True = may attend, broadcastable to the weights.
+    """
+    _check_qkv(q, k, v)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T_q, T_k)
+    if is_causal:
+        causal = causal_mask(q.shape[-2], k.shape[-2], device=q.device)
+        mask = causal if mask is None else mask & causal
+    if mask is not None:
+        _check_mask(mask, scores.shape)
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        weights = weights.nan_to_num(0.0)  # a fully masked row is all -inf -> NaN; make it zero
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    return weights @ v, weights
+
+
+class KVCache:
+    """Keys and values of earlier positions, one entry per layer, for fast generation (chapter 11)."""
+
+    def __init__(self) -> None:
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+
+    def __len__(self) -> int:
+        """Number of cached positions (of the first layer, i.e. before a forward pass updates it)."""
+        return self.seq_len(0)
+
+    def seq_len(self, layer: int) -> int:
+        """Number of positions cached for ``layer``."""
+        return self.keys[layer].shape[-2] if layer < len(self.keys) else 0
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append this step's k, v (B, H, T, Dh) for ``layer``; return all keys and values so far."""
+        if layer == len(self.keys):
+            self.keys.append(k)
+            self.values.append(v)
+        else:
+            self.keys[layer] = torch.cat([self.keys[layer], k], dim=-2)  # (B, H, T_past+T, Dh)
+            self.values[layer] = torch.cat([self.values[layer], v], dim=-2)
+        return self.keys[layer], self.values[layer]
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention with one fused Q/K/V projection (the layout of GPT-2 and nn.MultiheadAttention).
+
+    Shapes: x (B, T, D) [, memory (B, S, D)] -> out (B, T, D), weights (B, H, T, S) or None.
+    Self-attention when ``memory`` is None; cross-attention (queries from x, keys/values from
+    memory) otherwise.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True, causal: bool = False):
+        super().__init__()
+        if d_model <= 0 or n_heads <= 0 or d_model % n_heads != 0:
+            raise ValueError(
+                f"d_model={d_model} must be a positive multiple of n_heads={n_heads} "
+                "(each head gets d_model // n_heads dimensions)"
+            )
+        self.d_model, self.n_heads, self.head_dim = d_model, n_heads, d_model // n_heads
+        self.causal, self.dropout = causal, dropout
+        self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)  # rows: [W_q; W_k; W_v]
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
+        B, T, _ = t.shape
+        return t.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
+
+    def _project(self, x: torch.Tensor, memory: torch.Tensor | None):
+        if memory is None:
+            return self.qkv(x).split(self.d_model, dim=-1)  # 3 x (B, T, D)
+        D = self.d_model
+        w, b = self.qkv.weight, self.qkv.bias
+        q = F.linear(x, w[:D], None if b is None else b[:D])  # (B, T, D)
+        k, v = F.linear(memory, w[D:], None if b is None else b[D:]).split(D, dim=-1)  # (B, S, D)
+        return q, k, v
+
+    def _check_input(self, name: str, t: torch.Tensor) -> None:
+        if t.dim() != 3 or t.shape[-1] != self.d_model:
+            raise ValueError(
+                f"{name} must have shape (B, T, {self.d_model}), got {tuple(t.shape)}"
+                + ("; add a batch dimension with x[None]" if t.dim() == 2 else "")
+            )
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be floating point, got {t.dtype}; embed token ids first")
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        need_weights: bool = False,
+        rope: nn.Module | None = None,
+        cache: KVCache | None = None,
+        layer: int = 0,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attend; ``need_weights=True`` uses the explicit formula and returns per-head weights."""
+        self._check_input("x", x)
+        if memory is not None:
+            self._check_input("memory", memory)
+        q, k, v = (self._split_heads(t) for t in self._project(x, memory))  # (B, H, T|S, Dh)
+        past = cache.seq_len(layer) if cache is not None else 0
+        if rope is not None:
+            q, k = rope(q, offset=past), rope(k, offset=past)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)  # (B, H, past+T, Dh)
+        if mask is not None:
+            _check_mask(mask, torch.Size((*q.shape[:-1], k.shape[-2])))
+        causal = self.causal and memory is None
+        p = self.dropout if self.training else 0.0
+        if need_weights:
+            out, weights = scaled_dot_product_attention(q, k, v, mask, is_causal=causal, dropout_p=p)
+        else:
+            weights = None
+            if causal and (past > 0 or mask is not None):
+                cm = causal_mask(q.shape[-2], k.shape[-2], device=q.device)
+                mask, causal = (cm if mask is None else mask & cm), False
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
+        B, _, T, _ = out.shape
+        out = out.transpose(1, 2).reshape(B, T, self.d_model)  # (B, T, H*Dh)
+        return self.out_proj(out), weights

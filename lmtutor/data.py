@@ -1,0 +1,209 @@
+"""Tiny Shakespeare: download, verify, cache; a character tokenizer; batches (chapters 1, 4, 9).
+
+The corpus is fetched once from its canonical URL, checked against its SHA-256 and written
+atomically into ``$LMTUTOR_DATA_DIR`` (default ``~/.cache/lmtutor``). Offline, put the file
+there yourself; the error message says exactly where.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+__all__ = [
+    "SHAKESPEARE_URL",
+    "SHAKESPEARE_SHA256",
+    "DataError",
+    "data_dir",
+    "download",
+    "load_shakespeare",
+    "CharTokenizer",
+    "train_val_split",
+    "get_batch",
+    "CharDataset",
+]
+
+SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+SHAKESPEARE_FILE = "tinyshakespeare.txt"
+
+
+class DataError(RuntimeError):
+    """A data file is missing, cannot be downloaded or fails its checksum."""
+
+
+def data_dir() -> Path:
+    """Folder for downloaded data: ``$LMTUTOR_DATA_DIR`` or ``~/.cache/lmtutor``."""
+    env = os.environ.get("LMTUTOR_DATA_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "lmtutor"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url: str, dest: Path, sha256: str, timeout: float = 10.0) -> Path:
+    """Download ``url`` to ``dest`` atomically; refuse (and keep nothing) if the SHA-256 differs.
+
+    The bytes go to a temporary file in the destination folder, are verified, and only then
+    renamed over ``dest`` -- an interrupted or corrupted download never leaves a bad file behind.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            while chunk := resp.read(1 << 16):
+                out.write(chunk)
+        got = sha256_of(Path(tmp))
+        if got != sha256:
+            raise DataError(
+                f"Checksum mismatch for {url}: expected SHA-256 {sha256}, got {got}. "
+                "The download was discarded; try again, or fetch the file by hand."
+            )
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return dest
+
+
+def _missing_message(path: Path, reason: str) -> str:
+    return (
+        f"Tiny Shakespeare is not available: {path} does not exist and the download failed "
+        f"({reason}). Download {SHAKESPEARE_URL} and save it as {path}, or set LMTUTOR_DATA_DIR "
+        f"to a folder that contains {SHAKESPEARE_FILE}."
+    )
+
+
+def load_shakespeare(directory: str | Path | None = None, download_if_missing: bool = True) -> str:
+    """Return the Tiny Shakespeare text (1,115,394 characters), downloading it if needed.
+
+    Raises ``DataError`` with instructions when the file is missing offline or corrupted.
+    """
+    path = Path(directory).expanduser() if directory is not None else data_dir()
+    path = path / SHAKESPEARE_FILE
+    if not path.exists():
+        if not download_if_missing:
+            raise DataError(_missing_message(path, "download disabled"))
+        try:
+            download(SHAKESPEARE_URL, path, SHAKESPEARE_SHA256)
+        except (urllib.error.URLError, OSError, TimeoutError) as err:
+            raise DataError(_missing_message(path, f"{type(err).__name__}: {err}")) from None
+    got = sha256_of(path)
+    if got != SHAKESPEARE_SHA256:
+        raise DataError(
+            f"{path} is corrupted: its SHA-256 is {got}, expected {SHAKESPEARE_SHA256}. "
+            "Delete the file to download it again, or replace it with a verified copy."
+        )
+    return path.read_text(encoding="utf-8")
+
+
+class CharTokenizer:
+    """Character-level tokenizer: one id per distinct character of the training text."""
+
+    def __init__(self, chars: Sequence[str]):
+        chars = list(chars)
+        if not chars:
+            raise ValueError("CharTokenizer needs at least one character; got an empty vocabulary.")
+        if len(set(chars)) != len(chars) or any(len(c) != 1 for c in chars):
+            raise ValueError("CharTokenizer vocabulary must be distinct single characters.")
+        self.chars = chars
+        self.stoi = {c: i for i, c in enumerate(chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> CharTokenizer:
+        """Build the vocabulary from the sorted set of characters in ``text``."""
+        if not text:
+            raise ValueError("Cannot build a tokenizer from empty text.")
+        return cls(sorted(set(text)))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        """Text -> list of ids; unknown characters raise a clear error."""
+        try:
+            return [self.stoi[c] for c in text]
+        except KeyError as err:
+            raise ValueError(
+                f"Character {err.args[0]!r} is not in the vocabulary of {self.vocab_size} characters; "
+                "build the tokenizer from text that contains it."
+            ) from None
+
+    def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
+        """List (or 1-D tensor) of ids -> text."""
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        bad = [i for i in ids if not 0 <= i < self.vocab_size]
+        if bad:
+            raise ValueError(f"Token ids {bad[:5]} are outside the vocabulary [0, {self.vocab_size}).")
+        return "".join(self.chars[i] for i in ids)
+
+    def __len__(self) -> int:
+        return self.vocab_size
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(vocab_size={self.vocab_size})"
+
+
+def train_val_split(data: torch.Tensor, train_fraction: float = 0.9) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split a 1-D token tensor into a leading train part and a trailing validation part."""
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    if data.dim() != 1:
+        raise ValueError(f"expected a 1-D tensor of token ids, got shape {tuple(data.shape)}")
+    n = int(train_fraction * len(data))
+    return data[:n], data[n:]
+
+
+def get_batch(
+    data: torch.Tensor,
+    block_size: int,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample ``batch_size`` random windows: inputs ``x`` and next-token targets ``y``, both (B, T)."""
+    if data.dim() != 1:
+        raise ValueError(f"expected a 1-D tensor of token ids, got shape {tuple(data.shape)}")
+    if len(data) <= block_size:
+        raise ValueError(f"data has {len(data)} tokens, need more than block_size={block_size} to cut a window")
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    offsets = torch.arange(block_size + 1)
+    windows = data[starts[:, None] + offsets]  # (B, T+1)
+    x, y = windows[:, :-1], windows[:, 1:]  # (B, T) each
+    if torch.device(device).type == "cuda":
+        return x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)
+    return x.to(device), y.to(device)
+
+
+class CharDataset(torch.utils.data.Dataset):
+    """Every window of ``block_size`` tokens as an (x, y) pair, for use with a DataLoader."""
+
+    def __init__(self, data: torch.Tensor, block_size: int):
+        if data.dim() != 1 or len(data) <= block_size:
+            raise ValueError(
+                f"CharDataset needs a 1-D tensor longer than block_size={block_size}, got shape {tuple(data.shape)}"
+            )
+        self.data, self.block_size = data, block_size
+
+    def __len__(self) -> int:
+        return len(self.data) - self.block_size
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        chunk = self.data[i : i + self.block_size + 1]
+        return chunk[:-1], chunk[1:]

@@ -1,0 +1,260 @@
+"""The decoder-only Transformer (GPT): feed-forward, pre-LN block, model and generation (chapters 8, 9).
+
+The layout follows GPT-2 (fused Q/K/V, tanh-GELU, learned positions, tied input/output
+embeddings) so that ``lmtutor.hf`` can map its weights one-to-one onto 🤗 ``GPT2LMHeadModel``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import KVCache, MultiHeadAttention
+from .decoding import next_token
+from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
+
+__all__ = ["GPTConfig", "PRESETS", "FeedForward", "Block", "GPT"]
+
+POS_ENCODINGS = ("learned", "sinusoidal", "rope", "none")
+
+
+@dataclass
+class GPTConfig:
+    """Size and options of a GPT. Names map to GPT-2's: d_model=n_embd, block_size=n_positions."""
+
+    vocab_size: int = 65  # V: Tiny Shakespeare has 65 distinct characters
+    block_size: int = 128  # longest context the model sees (T_max)
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128  # D, the residual-stream width
+    d_ff: int | None = None  # feed-forward width; None means 4 * d_model
+    dropout: float = 0.0
+    bias: bool = True  # biases in Linear and LayerNorm, as GPT-2
+    pos_encoding: str = "learned"  # one of POS_ENCODINGS
+    tie_weights: bool = True  # output layer shares the token-embedding matrix
+    layer_norm_eps: float = 1e-5
+    extra: dict = field(default_factory=dict)  # free-form notes (e.g. which preset)
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+        if self.d_model % self.n_head:
+            raise ValueError(f"GPTConfig.d_model={self.d_model} must be divisible by n_head={self.n_head}")
+        if self.d_ff is None:
+            self.d_ff = 4 * self.d_model
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
+        if self.pos_encoding not in POS_ENCODINGS:
+            raise ValueError(f"GPTConfig.pos_encoding must be one of {POS_ENCODINGS}, got {self.pos_encoding!r}")
+        if self.pos_encoding == "rope" and (self.d_model // self.n_head) % 2:
+            raise ValueError("RoPE needs an even head width d_model // n_head")
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> GPTConfig:
+        """A named size (see ``PRESETS``), optionally with fields overridden."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        return replace(PRESETS[name], **overrides, extra={"preset": name})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, GPTConfig] = {
+    # CI and quick experiments: trains in seconds, learns character statistics.
+    "nano": GPTConfig(block_size=64, n_layer=2, n_head=2, d_model=64),
+    # The book's default on a laptop CPU (chapter 9): ~0.8 M parameters.
+    "cpu": GPTConfig(block_size=128, n_layer=4, n_head=4, d_model=128),
+    # On a CUDA GPU: nanoGPT's Shakespeare-char size, 10.7 M parameters.
+    "gpu": GPTConfig(block_size=256, n_layer=6, n_head=6, d_model=384, dropout=0.2),
+    # GPT-2 small (124 M) with its BPE vocabulary, for loading the real checkpoint.
+    "gpt2": GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, d_model=768),
+}
+
+
+class FeedForward(nn.Module):
+    """Position-wise MLP: Linear(D, d_ff) -> GELU -> Linear(d_ff, D). Shapes: (B, T, D) -> (B, T, D)."""
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True):
+        super().__init__()
+        self.fc = nn.Linear(d_model, d_ff, bias=bias)
+        self.act = nn.GELU(approximate="tanh")  # GPT-2's "gelu_new"
+        self.proj = nn.Linear(d_ff, d_model, bias=bias)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.proj(self.act(self.fc(x))))
+
+
+class Block(nn.Module):
+    """Transformer block: attention and feed-forward, each with a residual connection and LayerNorm.
+
+    Pre-LN (default, GPT-2): x + f(LN(x)). Post-LN (the 2017 paper): LN(x + f(x)).
+    Shapes: (B, T, D) -> (B, T, D), plus attention weights (B, H, T, T) when asked.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int | None = None,
+        dropout: float = 0.0,
+        causal: bool = True,
+        prenorm: bool = True,
+        bias: bool = True,
+        eps: float = 1e-5,
+    ):
+        super().__init__()
+        self.prenorm = prenorm
+        self.ln_1 = nn.LayerNorm(d_model, eps=eps, bias=bias)
+        self.attn = MultiHeadAttention(d_model, n_heads, dropout, bias, causal=causal)
+        self.ln_2 = nn.LayerNorm(d_model, eps=eps, bias=bias)
+        self.mlp = FeedForward(d_model, d_ff or 4 * d_model, dropout, bias)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, mask=None, need_weights=False, rope=None, cache=None, layer=0):
+        if self.prenorm:
+            a, w = self.attn(self.ln_1(x), mask=mask, need_weights=need_weights, rope=rope, cache=cache, layer=layer)
+            x = x + self.drop(a)
+            return x + self.mlp(self.ln_2(x)), w
+        a, w = self.attn(x, mask=mask, need_weights=need_weights, rope=rope, cache=cache, layer=layer)
+        x = self.ln_1(x + self.drop(a))
+        return self.ln_2(x + self.mlp(x)), w
+
+
+class GPT(nn.Module):
+    """Decoder-only language model: token (+ position) embedding, N blocks, final LayerNorm, LM head.
+
+    Shapes: idx (B, T) int64 -> logits (B, T, V); loss is the mean next-token cross-entropy.
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = c = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
+        self.pos_emb = self._make_positions(c)
+        self.rope = RotaryEmbedding(c.d_model // c.n_head, c.block_size) if c.pos_encoding == "rope" else None
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(
+            Block(c.d_model, c.n_head, c.d_ff, c.dropout, True, True, c.bias, c.layer_norm_eps)
+            for _ in range(c.n_layer)
+        )
+        self.ln_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias)
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():  # GPT-2: scale residual projections by 1/sqrt(2N)
+            if name.endswith(("attn.out_proj.weight", "mlp.proj.weight")):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * c.n_layer))
+        if c.tie_weights:
+            self.lm_head.weight = self.tok_emb.weight
+
+    @staticmethod
+    def _make_positions(c: GPTConfig) -> nn.Module | None:
+        if c.pos_encoding == "learned":
+            return LearnedPositionalEmbedding(c.block_size, c.d_model)
+        if c.pos_encoding == "sinusoidal":
+            return SinusoidalPositionalEncoding(c.block_size, c.d_model)
+        return None
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+    def num_parameters(self) -> int:
+        """Parameter count with the tied embedding counted once."""
+        return sum(p.numel() for p in self.parameters())
+
+    def _check_idx(self, idx: torch.Tensor, name: str = "idx") -> None:
+        if not isinstance(idx, torch.Tensor):
+            raise TypeError(f"{name} must be a tensor of token ids, got {type(idx).__name__}")
+        if idx.dim() != 2:
+            hint = "; add a batch dimension with idx[None]" if idx.dim() == 1 else ""
+            raise ValueError(f"{name} must have shape (B, T), got {tuple(idx.shape)}{hint}")
+        if idx.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"{name} must hold integer token ids (torch.long), got {idx.dtype}")
+        if idx.numel() == 0:
+            raise ValueError(f"{name} is empty (shape {tuple(idx.shape)}); give at least one token")
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= self.config.vocab_size:
+            raise ValueError(
+                f"{name} holds token ids in [{lo}, {hi}] but the vocabulary is [0, {self.config.vocab_size}); "
+                "was the text encoded with the tokenizer this model was trained with?"
+            )
+
+    def _hidden(self, idx, need_weights=False, cache=None):
+        B, T = idx.shape
+        past = len(cache) if cache is not None else 0
+        if past + T > self.config.block_size:
+            raise ValueError(
+                f"sequence of {past + T} tokens exceeds block_size={self.config.block_size}; "
+                "crop to the last block_size tokens (idx[:, -block_size:])"
+            )
+        x = self.tok_emb(idx)  # (B, T, D)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(T, offset=past)  # (T, D) broadcasts over B
+        x = self.drop(x)
+        weights = []
+        for i, block in enumerate(self.blocks):
+            x, w = block(x, need_weights=need_weights, rope=self.rope, cache=cache, layer=i)
+            weights.append(w)
+        return self.ln_f(x), weights
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """Return ``(logits, loss)``; loss is None without targets. Targets of -1 are ignored."""
+        self._check_idx(idx)
+        if targets is not None and targets.shape != idx.shape:
+            raise ValueError(f"targets must have the same shape as idx {tuple(idx.shape)}, got {tuple(targets.shape)}")
+        x, _ = self._hidden(idx)
+        logits = self.lm_head(x)  # (B, T, V)
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten().long(), ignore_index=-1)
+        return logits, loss
+
+    @torch.no_grad()
+    def attention_maps(self, idx: torch.Tensor) -> torch.Tensor:
+        """Attention weights of every layer and head. Shapes: (B, T) -> (L, B, H, T, T)."""
+        self._check_idx(idx)
+        _, weights = self._hidden(idx, need_weights=True)
+        return torch.stack(weights)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        do_sample: bool = True,
+        use_cache: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Append ``max_new_tokens`` tokens. Shapes: (B, T) -> (B, T + max_new_tokens).
+
+        With ``use_cache`` the keys/values of earlier positions are reused; once the context
+        fills ``block_size`` it falls back to recomputing the cropped window, so the tokens
+        are the same as without the cache.
+        """
+        self._check_idx(idx)
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        bs, cache = self.config.block_size, None
+        for _ in range(max_new_tokens):
+            if use_cache and cache is not None and len(cache) < bs:
+                x, _ = self._hidden(idx[:, -1:], cache=cache)  # one new position
+            else:
+                cache = KVCache() if use_cache and idx.shape[1] < bs else None
+                x, _ = self._hidden(idx[:, -bs:], cache=cache)  # (re)compute the window
+            logits = self.lm_head(x[:, -1])  # (B, V)
+            idx = torch.cat([idx, next_token(logits, temperature, top_k, top_p, do_sample, generator)], 1)
+        return idx

@@ -1,0 +1,49 @@
+"""Seeding, the fast-mode switch and small helpers shared by every chapter."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+__all__ = ["set_seed", "is_fast", "pick", "count_parameters"]
+
+T = TypeVar("T")
+
+
+def set_seed(seed: int = 1337) -> None:
+    """Seed Python's ``random``, NumPy and PyTorch (all devices) so that a cell's output repeats."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds CUDA and MPS generators
+
+
+def is_fast() -> bool:
+    """True when ``LMTUTOR_FAST=1``: tiny configs and few steps (used by CI)."""
+    return os.environ.get("LMTUTOR_FAST", "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def pick(default: T, fast: T | None = None, gpu: T | None = None) -> T:
+    """Choose a setting by execution mode: ``fast`` under LMTUTOR_FAST, ``gpu`` on CUDA, else ``default``."""
+    if fast is not None and is_fast():
+        return fast
+    if gpu is not None and torch.cuda.is_available():
+        return gpu
+    return default
+
+
+def count_parameters(model: torch.nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters, counting tied weights once."""
+    seen: set[int] = set()
+    total = 0
+    for p in model.parameters():
+        if id(p) in seen or (trainable_only and not p.requires_grad):
+            continue
+        seen.add(id(p))
+        total += p.numel()
+    return total
