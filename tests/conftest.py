@@ -6,10 +6,12 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
+import matplotlib  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+matplotlib.use("Agg")  # this process only; notebook kernels keep their inline backend
 
 
 @pytest.fixture(autouse=True)

@@ -65,8 +65,9 @@ class Crash:
 
 def test_resume_reproduces_uninterrupted_run(tmp_path):
     d = data()
-    cfg = TrainConfig(max_steps=60, batch_size=8, lr=5e-3, warmup_steps=5, eval_interval=20, eval_batches=2,
-                      checkpoint_interval=25)
+    cfg = TrainConfig(
+        max_steps=60, batch_size=8, lr=5e-3, warmup_steps=5, eval_interval=20, eval_batches=2, checkpoint_interval=25
+    )
     config = GPTConfig(**{**TINY.to_dict(), "dropout": 0.1})  # dropout exercises the saved RNG state
     torch.manual_seed(0)
     full_model = GPT(config)

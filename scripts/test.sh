@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install everything (into .venv) and run the whole test suite:
+# lint, unit tests, every notebook under nbval (fast mode), the website build and the browser test.
+source "$(dirname "$0")/_env.sh"
+export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
+times=()
+stage() {  # stage NAME COMMAND...: run, time, remember
+    local name=$1; shift
+    echo "== $name"
+    local t0=$SECONDS
+    "$@"
+    times+=("$(printf '%-22s %4d s' "$name" $((SECONDS - t0)))")
+}
+stage "lint (ruff)"        ruff check .
+stage "unit tests"         python -m pytest -q -m "not site" tests
+stage "notebooks (nbval)"  env LMTUTOR_FAST=1 python -m pytest -q --nbval-lax --nbval-current-env \
+                               --nbval-cell-timeout=600 -p no:cacheprovider notebooks
+stage "site: build+browser" python -m pytest -q -m site tests
+echo "== timings"
+printf '%s\n' "${times[@]}"

@@ -1,0 +1,84 @@
+"""Hygiene of the committed chapter notebooks: executed in order, outputs present, no errors, conventions."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+ABS_PATH = re.compile(r"(/home/|/root/|/tmp/|/work/|/Users/|C:\\\\Users|/var/folders/)")
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def text(cell) -> str:
+    return "".join(cell["source"])
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no chapter notebooks found"
+
+
+def test_every_notebook_is_in_the_toc():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = {ch["file"] for part in toc["parts"] for ch in part["chapters"]}
+    for nb in NOTEBOOKS:
+        assert f"notebooks/{nb.stem}" in files, f"{nb.name} is not listed in _toc.yml"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_in_order_with_outputs_and_no_errors(path):
+    cells = code_cells(load(path))
+    counts = [c.get("execution_count") for c in cells]
+    assert None not in counts, f"{path.name}: some code cells were never executed"
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: not run top to bottom in one kernel: {counts}"
+    assert sum(bool(c["outputs"]) for c in cells) >= len(cells) // 2, f"{path.name}: most cells have no output"
+    for i, c in enumerate(cells):
+        for out in c["outputs"]:
+            assert out["output_type"] != "error", f"{path.name}: code cell {i} has an error output"
+            assert not ABS_PATH.search(json.dumps(out)), f"{path.name}: code cell {i} output shows a machine path"
+            if out.get("name") == "stderr":
+                assert "Traceback" not in "".join(out.get("text", "")), f"{path.name}: cell {i} printed a traceback"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_structure(path):
+    nb = load(path)
+    md = [text(c) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    code = code_cells(nb)
+    assert md[0].lstrip().startswith("# "), f"{path.name}: the first cell must be the title"
+    headings = "\n".join(md)
+    for h in ("## Learning goals", "## Exercises", "## Summary", "## References"):
+        assert h in headings, f"{path.name}: missing section {h!r}"
+    assert len(md) >= len(code), f"{path.name}: fewer markdown cells ({len(md)}) than code cells ({len(code)})"
+    setup = [c for c in code if "lt.set_seed" in text(c) and "lt.get_device" in text(c)]
+    assert setup, f"{path.name}: no setup cell with lt.set_seed and lt.get_device"
+    assert any(
+        o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for c in code for o in c["outputs"]
+    ), f"{path.name}: no figure"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_have_solution_and_check_cells(path):
+    cells = load(path)["cells"]
+    solutions = [c for c in cells if "solution" in c.get("metadata", {}).get("tags", [])]
+    checks = [c for c in cells if "check" in c.get("metadata", {}).get("tags", [])]
+    assert len(solutions) >= 3 and len(checks) >= 3, f"{path.name}: needs >= 3 exercises"
+    for c in solutions:
+        src = text(c)
+        assert "### BEGIN SOLUTION" in src and "### END SOLUTION" in src, f"{path.name}: solution without markers"
+        assert "hide-input" in c["metadata"]["tags"], f"{path.name}: solution cell must be collapsed on the site"
+        assert c["metadata"].get("nbgrader", {}).get("solution") is True
+    for c in checks:
+        assert "lt.check(" in text(c) and "# NBVAL_CHECK_OUTPUT" in text(c)
+        out = "".join("".join(o.get("text", "")) for o in c["outputs"])
+        assert "✓" in out, f"{path.name}: a check cell does not show a passing solution: {out[:200]}"
