@@ -1,0 +1,63 @@
+"""Ready-made runs that several chapters share: the character-level Shakespeare GPT (chapters 6, 9, 13).
+
+``shakespeare_gpt()`` trains the GPT of chapter 9 once and afterwards loads it from its
+checkpoint (UvA-style *load or train*), so a later chapter never waits for training twice.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .data import CharTokenizer, load_shakespeare, train_val_split
+from .device import get_device
+from .train import TrainConfig, train, train_preset
+from .transformer import GPT, GPTConfig
+from .utils import pick
+
+__all__ = ["cache_dir", "default_preset", "shakespeare_data", "shakespeare_gpt"]
+
+
+def cache_dir() -> Path:
+    """Folder for checkpoints the book trains: ``$LMTUTOR_CACHE_DIR`` or ``~/.cache/lmtutor/runs``."""
+    env = os.environ.get("LMTUTOR_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "lmtutor" / "runs"
+
+
+def default_preset() -> str:
+    """``nano`` in fast mode, ``gpu`` on CUDA, else ``cpu``."""
+    return pick("cpu", fast="nano", gpu="gpu")
+
+
+def shakespeare_data() -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
+    """Tokenizer and (train, val) id tensors of Tiny Shakespeare, 90/10 split."""
+    text = load_shakespeare()
+    tok = CharTokenizer.from_text(text)
+    train_ids, val_ids = train_val_split(torch.tensor(tok.encode(text), dtype=torch.long))
+    return tok, train_ids, val_ids
+
+
+def shakespeare_gpt(
+    preset: str | None = None,
+    train_config: TrainConfig | None = None,
+    checkpoint: str | Path | None = None,
+    callbacks=(),
+    device: torch.device | str | None = None,
+) -> tuple[GPT, CharTokenizer, dict]:
+    """The character-level GPT trained on Tiny Shakespeare: loaded if its checkpoint exists, else trained.
+
+    Returns ``(model, tokenizer, history)``; the model is in eval mode on ``device``.
+    """
+    preset = preset or default_preset()
+    cfg = train_config or train_preset(preset)
+    device = torch.device(device) if device is not None else get_device()
+    tok, train_ids, val_ids = shakespeare_data()
+    model = GPT(GPTConfig.preset(preset, vocab_size=tok.vocab_size))
+    path = Path(checkpoint) if checkpoint else cache_dir() / f"shakespeare-{preset}-{cfg.max_steps}.pt"
+    # resume=True: a finished checkpoint is loaded as it is, an interrupted one continues
+    history = train(
+        model, train_ids, val_ids, cfg, device=device, callbacks=callbacks, checkpoint_path=path, resume=True
+    )
+    return model.eval(), tok, history
