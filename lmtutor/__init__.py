@@ -6,6 +6,22 @@ Topic modules (each names the chapter that introduces it): ``device``, ``utils``
 starts with ``import lmtutor as lt``.
 """
 
+# Topic modules, reachable as lt.viz, lt.train, lt.recipes, ...
+from . import (  # noqa: F401
+    attention,
+    callbacks,
+    data,
+    decoding,
+    device,
+    hf,
+    positional,
+    pretrained,
+    recipes,
+    train,
+    transformer,
+    utils,
+    viz,
+)
 from .attention import MultiHeadAttention, causal_mask, padding_mask, scaled_dot_product_attention
 from .data import CharTokenizer, get_batch, load_shakespeare, train_val_split
 from .device import autocast, describe_device, get_device
