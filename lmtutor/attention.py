@@ -103,11 +103,17 @@ def scaled_dot_product_attention(
 
 
 class KVCache:
-    """Keys and values of earlier positions, one entry per layer, for fast generation (chapter 11)."""
+    """Keys and values of earlier positions, one entry per layer, for fast generation (chapter 11).
+
+    ``keys[layer]`` and ``values[layer]`` are (B, H, T, Dh) views of buffers that grow by doubling,
+    so appending one position copies one position instead of the whole history (as ``torch.cat``
+    would).
+    """
 
     def __init__(self) -> None:
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
+        self._buffers: list[tuple[torch.Tensor | None, torch.Tensor | None]] = []
 
     def __len__(self) -> int:
         """Number of cached positions (of the first layer, i.e. before a forward pass updates it)."""
@@ -117,14 +123,33 @@ class KVCache:
         """Number of positions cached for ``layer``."""
         return self.keys[layer].shape[-2] if layer < len(self.keys) else 0
 
+    @staticmethod
+    def _grow(old: torch.Tensor | None, like: torch.Tensor, used: int, needed: int) -> torch.Tensor:
+        """A buffer with room for at least ``needed`` positions holding the first ``used`` of ``old``."""
+        B, H, _, Dh = like.shape
+        buf = like.new_empty(B, H, max(2 * needed, 16), Dh)  # (B, H, capacity, Dh)
+        if old is not None:
+            buf[:, :, :used] = old[:, :, :used]
+        return buf
+
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Append this step's k, v (B, H, T, Dh) for ``layer``; return all keys and values so far."""
-        if layer == len(self.keys):
-            self.keys.append(k)
-            self.values.append(v)
-        else:
+        if layer == len(self.keys):  # the first step of this layer: an empty history
+            self.keys.append(k[:, :, :0])
+            self.values.append(v[:, :, :0])
+            self._buffers.append((None, None))
+        if torch.is_grad_enabled() and (k.requires_grad or v.requires_grad):  # no in-place writes under autograd
             self.keys[layer] = torch.cat([self.keys[layer], k], dim=-2)  # (B, H, T_past+T, Dh)
             self.values[layer] = torch.cat([self.values[layer], v], dim=-2)
+            return self.keys[layer], self.values[layer]
+        used, end = self.seq_len(layer), self.seq_len(layer) + k.shape[-2]
+        k_buf, v_buf = self._buffers[layer]
+        if k_buf is None or end > k_buf.shape[-2]:
+            k_buf, v_buf = self._grow(k_buf, k, used, end), self._grow(v_buf, v, used, end)
+            self._buffers[layer] = (k_buf, v_buf)
+        k_buf[:, :, used:end] = k
+        v_buf[:, :, used:end] = v
+        self.keys[layer], self.values[layer] = k_buf[:, :, :end], v_buf[:, :, :end]  # (B, H, T_past+T, Dh)
         return self.keys[layer], self.values[layer]
 
 
@@ -198,7 +223,9 @@ class MultiHeadAttention(nn.Module):
             out, weights = scaled_dot_product_attention(q, k, v, mask, is_causal=causal, dropout_p=p)
         else:
             weights = None
-            if causal and (past > 0 or mask is not None):
+            if causal and mask is None and q.shape[-2] == 1:
+                causal = False  # a single query is the newest position: every key is in its past
+            elif causal and (past > 0 or mask is not None):
                 cm = causal_mask(q.shape[-2], k.shape[-2], device=q.device)
                 mask, causal = (cm if mask is None else mask & cm), False
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)

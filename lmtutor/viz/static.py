@@ -1,14 +1,39 @@
-"""Static matplotlib figures: attention heatmaps, layer x head grids, loss curves, matrices (chapters 5-9)."""
+"""Static matplotlib figures: attention heatmaps, layer x head grids, encoder–decoder panels,
+per-head summaries, loss curves, matrices (chapters 5-9).
+
+Long inputs stay readable: at most ``max_labels`` tick labels per axis (every n-th token, said
+on the axis), an optional ``max_tokens`` cut (said on the axis), figure sizes capped at 10 inches.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["attention_heatmap", "attention_grid", "plot_loss", "plot_matrix"]
+from .analysis import head_summary
+from .extract import AttentionData, Seq2SeqAttention
+from .tokens import _visible
+
+__all__ = [
+    "attention_heatmap",
+    "attention_grid",
+    "plot_attention",
+    "plot_seq2seq_attention",
+    "plot_head_summary",
+    "plot_loss",
+    "plot_matrix",
+]
+
+_KIND_AXES = {  # (x label, y label) per kind of attention
+    "cross": ("source token (key)", "target token (query)"),
+    "encoder": ("source token (key)", "source token (query)"),
+    "decoder": ("key position", "query position"),
+    "self": ("key position", "query position"),
+}
 
 
 def _np(x) -> np.ndarray:
@@ -18,6 +43,31 @@ def _np(x) -> np.ndarray:
 def _check_labels(labels: Sequence[str] | None, n: int, axis: str) -> None:
     if labels is not None and len(labels) != n:
         raise ValueError(f"{len(labels)} {axis} labels for {n} {axis} positions; pass one label per token")
+
+
+def _shown(label: str) -> str:
+    """Whitespace made visible (``' '`` -> ``␣``); other labels unchanged."""
+    return _visible(label) if label.strip() != label or not label else label
+
+
+def _set_ticks(ax: plt.Axes, axis: str, labels: Sequence[str] | None, n: int, max_labels: int) -> str:
+    """Label at most ``max_labels`` positions; return a note for the axis title if some were skipped."""
+    step = max(1, math.ceil(n / max_labels))
+    setter = ax.set_xticks if axis == "x" else ax.set_yticks
+    if labels is None:
+        return ""
+    positions = list(range(0, n, step))
+    size = 8 if len(positions) <= 30 else 6.5
+    setter(positions, [_shown(labels[i]) for i in positions], rotation=90 if axis == "x" else 0, fontsize=size)
+    return f", every {step}th labelled" if step > 1 else ""
+
+
+def _first_tokens(w: np.ndarray, x_labels, y_labels, max_tokens: int | None):
+    """Keep the first ``max_tokens`` queries and keys (and their labels)."""
+    if max_tokens is None:
+        return w, x_labels, y_labels
+    cut = lambda labels: None if labels is None else list(labels)[:max_tokens]  # noqa: E731
+    return w[:max_tokens, :max_tokens], cut(x_labels), cut(y_labels)
 
 
 def attention_heatmap(
@@ -30,30 +80,40 @@ def attention_heatmap(
     colorbar: bool = True,
     xlabel: str = "key position",
     ylabel: str = "query position",
+    max_labels: int = 48,
+    max_tokens: int | None = None,
 ) -> plt.Axes:
-    """One attention matrix (T_q, T_k) with token labels on both axes; rows are queries."""
+    """One attention matrix (T_q, T_k) with token labels on both axes; rows are queries.
+
+    Long inputs: at most ``max_labels`` labels per axis; ``max_tokens`` keeps the first positions
+    only. Both are said in the axis labels.
+    """
     w = _np(weights)
     if w.ndim != 2:
         raise ValueError(f"weights must be 2-D (T_q, T_k), got shape {w.shape}; pick a layer and head first")
+    if max_labels < 1 or (max_tokens is not None and max_tokens < 1):
+        raise ValueError(f"max_labels and max_tokens must be >= 1, got {max_labels}, {max_tokens}")
     y_labels = x_labels if y_labels is None and w.shape[0] == w.shape[1] else y_labels
     _check_labels(x_labels, w.shape[1], "key")
     _check_labels(y_labels, w.shape[0], "query")
+    cut_q, cut_k = w.shape
+    w, x_labels, y_labels = _first_tokens(w, x_labels, y_labels, max_tokens)
     if ax is None:
         side = min(9.0, 2.0 + 0.3 * max(w.shape))
         _, ax = plt.subplots(figsize=(side + (1.0 if colorbar else 0.0), side))
-    im = ax.imshow(w, cmap=cmap, vmin=0.0, vmax=max(1e-9, float(w.max())), aspect="auto")
-    for labels, setter, ticks, rot in (
-        (x_labels, ax.set_xticks, w.shape[1], 90),
-        (y_labels, ax.set_yticks, w.shape[0], 0),
-    ):
-        if labels is not None:
-            setter(range(ticks), [repr(t)[1:-1] if t.strip() != t or not t else t for t in labels], rotation=rot)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    im = ax.imshow(w, cmap=cmap, vmin=0.0, vmax=max(1e-9, float(w.max())), aspect="auto", interpolation="nearest")
+    x_note = _set_ticks(ax, "x", x_labels, w.shape[1], max_labels)
+    y_note = _set_ticks(ax, "y", y_labels, w.shape[0], max_labels)
+    if w.shape[1] < cut_k:
+        x_note += f"; first {w.shape[1]} of {cut_k}, rest cut off"
+    if w.shape[0] < cut_q:
+        y_note += f"; first {w.shape[0]} of {cut_q}, rest cut off"
+    ax.set_xlabel(xlabel + (f" ({x_note.lstrip(', ;')})" if x_note else ""))
+    ax.set_ylabel(ylabel + (f" ({y_note.lstrip(', ;')})" if y_note else ""))
     if title:
         ax.set_title(title)
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
     return ax
 
 
@@ -65,37 +125,115 @@ def attention_grid(
     cell_size: float = 1.6,
     title: str | None = None,
 ) -> plt.Figure:
-    """A layer x head grid of attention maps. ``weights`` (L, H, T, T) for one sequence."""
+    """A layer x head grid of attention maps. ``weights``: (L, H, T, T) for one sequence, or ``AttentionData``."""
+    if isinstance(weights, AttentionData):
+        tokens = weights.tokens if tokens is None and weights.key_tokens is None else tokens
+        weights = weights.attentions
     w = _np(weights)
     if w.ndim != 4:
         raise ValueError(f"weights must be (L, H, T_q, T_k) for one sequence, got shape {w.shape}")
     layers = list(range(w.shape[0])) if layers is None else list(layers)
     heads = list(range(w.shape[1])) if heads is None else list(heads)
+    cell = min(cell_size, 10.0 / len(heads), 12.0 / len(layers))  # the figure stays within 10 x 12 inches
     fig, axes = plt.subplots(
-        len(layers),
-        len(heads),
-        figsize=(cell_size * len(heads), cell_size * len(layers)),
-        squeeze=False,
-        sharex=True,
-        sharey=True,
+        len(layers), len(heads), figsize=(cell * len(heads), cell * len(layers) + 0.6), squeeze=False
     )
-    show_labels = tokens is not None and w.shape[-1] <= 16
+    show_labels = tokens is not None and w.shape[-1] <= 16 and cell >= 1.2  # smaller cells: unreadable labels
     for r, layer in enumerate(layers):
         for c, head in enumerate(heads):
             ax = axes[r, c]
-            ax.imshow(w[layer, head], cmap="viridis", vmin=0.0, vmax=1.0)
-            ax.set_xticks(range(w.shape[-1]) if show_labels else [])
-            ax.set_yticks(range(w.shape[-2]) if show_labels else [])
-            if show_labels:
-                ax.set_xticklabels(tokens, rotation=90, fontsize=6)
-                ax.set_yticklabels(tokens, fontsize=6)
+            ax.imshow(w[layer, head], cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_xticks(range(w.shape[-1]) if show_labels and r == len(layers) - 1 else [])
+            ax.set_yticks(range(w.shape[-2]) if show_labels and c == 0 else [])
+            if show_labels and r == len(layers) - 1:
+                ax.set_xticklabels([_shown(t) for t in tokens], rotation=90, fontsize=6)
+            if show_labels and c == 0:
+                ax.set_yticklabels([_shown(t) for t in tokens], fontsize=6)
             if r == 0:
-                ax.set_title(f"head {head}", fontsize=9)
+                ax.set_title(f"head {head}", fontsize=8)
             if c == 0:
-                ax.set_ylabel(f"layer {layer}", fontsize=9)
-    fig.suptitle(title or "attention weights (rows: queries, columns: keys)", fontsize=10)
+                ax.set_ylabel(f"layer {layer}", fontsize=8)
+    note = "" if show_labels or tokens is None else f"; {w.shape[-1]} tokens, labels omitted"
+    fig.suptitle((title or "attention weights") + f" (rows: queries, columns: keys{note})", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _grey_special(ax: plt.Axes, special: Sequence[bool], key_special: Sequence[bool]) -> None:
+    """Colour the tick labels of special tokens ([CLS], [SEP], ...) so they stand apart."""
+    for labels, flags, coord in ((ax.get_xticklabels(), key_special, 0), (ax.get_yticklabels(), special, 1)):
+        for lab in labels:
+            pos = int(round(lab.get_position()[coord]))
+            if 0 <= pos < len(flags) and flags[pos]:
+                lab.set_color("#8a6d00")
+
+
+def plot_attention(
+    data: AttentionData,
+    layer: int = 0,
+    head: int | None = None,
+    ax: plt.Axes | None = None,
+    max_tokens: int | None = None,
+    max_labels: int = 48,
+) -> plt.Axes:
+    """Heatmap of one head (or the mean of a layer's heads, ``head=None``) of ``AttentionData``."""
+    if not isinstance(data, AttentionData):
+        raise TypeError(f"plot_attention takes AttentionData, got {type(data).__name__}; use attention_heatmap")
+    xlabel, ylabel = _KIND_AXES[data.kind]
+    which = "mean of heads" if head is None else f"head {head}"
+    ax = attention_heatmap(
+        data.head(layer, head),
+        data.keys,
+        data.tokens,
+        ax=ax,
+        title=f"{data.kind} attention, layer {layer}, {which}",
+        xlabel=xlabel,
+        ylabel=ylabel,
+        max_labels=max_labels,
+        max_tokens=max_tokens,
+    )
+    _grey_special(ax, data.special, data.key_special)
+    return ax
+
+
+def plot_seq2seq_attention(data: Seq2SeqAttention, layer: int = -1, head: int | None = None) -> plt.Figure:
+    """Encoder self-, decoder self- and cross-attention of one layer side by side."""
+    if not isinstance(data, Seq2SeqAttention):
+        raise TypeError(
+            f"expected Seq2SeqAttention (from attention_from_hf with target=...), got {type(data).__name__}"
+        )
+    fig, axes = plt.subplots(1, 3, figsize=(10, 4))
+    for ax, part in zip(axes, data.parts(), strict=True):
+        plot_attention(part, layer, head, ax=ax, max_labels=24)
+        ax.figure.colorbar(ax.images[0], ax=ax, fraction=0.046, pad=0.04)
+        ax.set_title(f"{part.kind}, layer {layer % part.shape[0]}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_head_summary(data, ax: plt.Axes | None = None, annotate: bool = True) -> plt.Axes:
+    """Every head as a point: mean attention distance vs entropy, coloured by layer, to find odd heads."""
+    attn = data.attentions if isinstance(data, AttentionData) else torch.as_tensor(data).float()
+    summary = head_summary(attn)
+    dist, ent = summary["distance"].numpy(), summary["entropy"].numpy()  # (L, H)
+    L, H, T = attn.shape[0], attn.shape[1], attn.shape[-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, L))
+    for layer in range(L):
+        ax.scatter(dist[layer], ent[layer], color=colors[layer], s=22, label=f"layer {layer}")
+        for h in range(H if annotate and L * H <= 144 else 0):
+            ax.annotate(
+                f"{layer}.{h}", (dist[layer, h], ent[layer, h]), fontsize=6, xytext=(2, 2), textcoords="offset points"
+            )
+    causal = isinstance(data, AttentionData) and data.kind == "decoder"
+    uniform = float(np.mean(np.log(np.arange(1, T + 1)))) if causal else math.log(T)
+    ax.axhline(uniform, color="0.5", ls="--", lw=1, label="uniform attention")
+    ax.set_xlabel("mean attention distance (tokens)")
+    ax.set_ylabel("entropy of the weights (nats)")
+    ax.set_title(f"{L} layers x {H} heads on {T} tokens (label: layer.head)")
+    ax.legend(fontsize=7, loc="best")
+    return ax
 
 
 def plot_loss(history: dict, ax: plt.Axes | None = None, smooth: int = 50, title: str | None = None) -> plt.Axes:
