@@ -183,7 +183,9 @@ class GPT(nn.Module):
             raise TypeError(f"{name} must hold integer token ids (torch.long), got {idx.dtype}")
         if idx.numel() == 0:
             raise ValueError(f"{name} is empty (shape {tuple(idx.shape)}); give at least one token")
-        lo, hi = int(idx.min()), int(idx.max())
+        if torch.compiler.is_compiling():
+            return  # reading values would split the compiled graph; train() checks its data once up front
+        lo, hi = torch.stack(torch.aminmax(idx)).tolist()  # one pass and one device sync instead of two
         if lo < 0 or hi >= self.config.vocab_size:
             raise ValueError(
                 f"{name} holds token ids in [{lo}, {hi}] but the vocabulary is [0, {self.config.vocab_size}); "
