@@ -1,0 +1,150 @@
+"""lmtutor.hub: the hub check is fast and never hangs; resolve() picks hub, local cache or the book's checkpoint."""
+
+import http.server
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lmtutor import hub, offline
+
+
+@pytest.fixture(autouse=True)
+def _fresh_probe(monkeypatch):
+    hub._probe_cache.clear()
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    yield
+    hub._probe_cache.clear()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # free again once closed: connecting is refused
+
+
+def test_hf_hub_offline_is_honoured_at_once_without_probing(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub, "_probe", lambda *a: pytest.fail("probed although HF_HUB_OFFLINE=1"))
+    start = time.perf_counter()
+    assert hub.hub_available() is False
+    assert time.perf_counter() - start < 0.1
+
+
+def test_refused_connection_is_offline_fast(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "PROBE_URL", f"http://127.0.0.1:{_closed_port()}/api/models/gpt2")
+    start = time.perf_counter()
+    assert hub.hub_available() is False
+    assert time.perf_counter() - start < 2.0
+
+
+def test_blackhole_that_never_answers_is_offline_within_the_timeout(monkeypatch):
+    """A server that accepts the connection but never replies: the probe gives up after PROBE_TIMEOUT."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # the kernel completes the handshake; nobody ever reads or writes
+    try:
+        monkeypatch.setattr(hub, "PROBE_URL", f"http://127.0.0.1:{silent.getsockname()[1]}/")
+        monkeypatch.setattr(hub, "PROBE_TIMEOUT", 0.5)
+        start = time.perf_counter()
+        assert hub.hub_available() is False
+        assert 0.4 < time.perf_counter() - start < 2.0
+    finally:
+        silent.close()
+
+
+class _NotFound(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self):  # noqa: N802 (the name http.server expects)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_any_http_answer_means_reachable_and_the_answer_is_cached(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    server = http.server.HTTPServer(("127.0.0.1", 0), _NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(hub, "PROBE_URL", f"http://127.0.0.1:{server.server_port}/api/models/gpt2")
+        assert hub.hub_available() is True
+        monkeypatch.setattr(hub, "_probe", lambda *a: pytest.fail("probed twice"))
+        assert hub.hub_available() is True  # cached for the session
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _fake_book_checkpoint(name: str, **kwargs) -> offline.OfflineCheckpoint:
+    metrics = {"val_loss": 1.69} if name == "shakespeare-gpt2" else {"accuracy": 0.95, "n_test": 120}
+    return offline.OfflineCheckpoint(name, Path("/nowhere") / name, f"the book's {name}", metrics, ["ROMEO:"])
+
+
+def test_offline_fallback_says_so_with_its_quality(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))  # an empty 🤗 cache
+    monkeypatch.setattr(offline, "build", _fake_book_checkpoint)
+    where = hub.resolve("text-generation")
+    assert where.source == "book" and where.path.endswith("shakespeare-gpt2")
+    assert "offline fallback" in where.description and "val loss 1.69" in where.description
+    assert where.examples == ["ROMEO:"]
+    sentiment = hub.resolve("sentiment-analysis")
+    assert "accuracy 95% on 120 held-out examples" in str(sentiment)
+
+
+def test_source_book_uses_the_book_checkpoint_even_online(monkeypatch):
+    monkeypatch.setattr(hub, "hub_available", lambda *a, **k: pytest.fail("must not probe for source='book'"))
+    monkeypatch.setattr(offline, "build", _fake_book_checkpoint)
+    where = hub.resolve("translation", source="book")
+    assert where.source == "book" and "chosen with source='book'" in where.description
+
+
+def test_hub_model_when_reachable(monkeypatch):
+    monkeypatch.setattr(hub, "hub_available", lambda *a, **k: True)
+    where = hub.resolve("translation-marian")
+    assert (where.source, where.path) == ("hub", "Helsinki-NLP/opus-mt-en-fr")
+    assert where.description == "model: Helsinki-NLP/opus-mt-en-fr from the Hugging Face hub"
+
+
+def test_local_hf_cache_is_used_when_the_hub_is_unreachable(monkeypatch, tmp_path):
+    repo = tmp_path / "models--gpt2"
+    snapshot = repo / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    for f in ("config.json", "model.safetensors"):
+        (snapshot / f).write_text("{}")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(offline, "build", lambda *a, **k: pytest.fail("the cached hub model should be used"))
+    where = hub.resolve("text-generation")
+    assert where.source == "cache" and Path(where.path) == snapshot
+    assert "local Hugging Face cache" in where.description
+    assert hub.cached_snapshot("t5-small") is None  # not in this cache
+
+
+def test_unknown_task_and_source_have_clear_errors():
+    with pytest.raises(ValueError, match="unknown task 'translaton'. Did you mean 'translation'"):
+        hub.resolve("translaton")
+    with pytest.raises(ValueError, match="Choose one of: text-generation"):
+        hub.resolve("poetry")
+    with pytest.raises(ValueError, match="source must be 'auto' or 'book'"):
+        hub.resolve("translation", source="internet")
+    with pytest.raises(ValueError, match="unknown offline checkpoint"):
+        offline.build("gpt-3")
+
+
+def test_load_gives_model_tokenizer_and_description(monkeypatch, tmp_path):
+    monkeypatch.setenv("LMTUTOR_CACHE_DIR", str(tmp_path))
+    real_build = offline.build
+    monkeypatch.setattr(offline, "build", lambda name: real_build(name, steps=2))  # a tiny, quick checkpoint
+    model, tokenizer, where = hub.load("translation-marian", source="book")
+    assert type(model).__name__ == "MarianMTModel" and not model.training
+    assert where.source == "book" and "MarianMTModel" in where.description
+    out = model.generate(**tokenizer(where.examples[:1], return_tensors="pt"), max_new_tokens=3)
+    assert out.shape[0] == 1 and 2 <= out.shape[1] <= 4  # the start token, then at most three generated
