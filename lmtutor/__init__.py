@@ -1,7 +1,7 @@
 """lmtutor: the helper package of the book *How large language models work*.
 
 Topic modules (each names the chapter that introduces it): ``device``, ``utils``, ``data``,
-``attention``, ``positional``, ``transformer``, ``decoding``, ``train``, ``callbacks``,
+``attention``, ``embeddings``, ``positional``, ``transformer``, ``decoding``, ``train``, ``callbacks``,
 ``viz``, ``hf``, ``exercises``. The most used names are re-exported here, so a notebook
 starts with ``import lmtutor as lt``.
 """
@@ -13,10 +13,15 @@ from . import (  # noqa: F401
     data,
     decoding,
     device,
+    embeddings,
     hf,
+    hub,
+    offline,
     positional,
     pretrained,
     recipes,
+    seq2seq,
+    synthetic,
     train,
     transformer,
     utils,

@@ -7,6 +7,7 @@ checkpoint (UvA-style *load or train*), so a later chapter never waits for train
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -17,7 +18,7 @@ from .train import TrainConfig, train, train_preset
 from .transformer import GPT, GPTConfig
 from .utils import pick
 
-__all__ = ["cache_dir", "default_preset", "shakespeare_data", "shakespeare_gpt"]
+__all__ = ["cache_dir", "checkpoint_path", "default_preset", "shakespeare_data", "shakespeare_gpt"]
 
 
 def cache_dir() -> Path:
@@ -39,25 +40,37 @@ def shakespeare_data() -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
     return tok, train_ids, val_ids
 
 
+def checkpoint_path(preset: str, train_config: TrainConfig | None = None) -> Path:
+    """Where ``shakespeare_gpt`` keeps the checkpoint of a preset: ``cache_dir()/shakespeare-<preset>-<steps>.pt``."""
+    steps = (train_config or train_preset(preset)).max_steps
+    return cache_dir() / f"shakespeare-{preset}-{steps}.pt"
+
+
 def shakespeare_gpt(
     preset: str | None = None,
     train_config: TrainConfig | None = None,
     checkpoint: str | Path | None = None,
     callbacks=(),
     device: torch.device | str | None = None,
+    retrain: bool = False,
 ) -> tuple[GPT, CharTokenizer, dict]:
     """The character-level GPT trained on Tiny Shakespeare: loaded if its checkpoint exists, else trained.
 
-    Returns ``(model, tokenizer, history)``; the model is in eval mode on ``device``.
+    Returns ``(model, tokenizer, history)``; the model is in eval mode on ``device``. An interrupted
+    run continues from its last checkpoint (saved at every evaluation); ``retrain=True`` trains
+    from scratch and replaces the checkpoint that later chapters load.
     """
     preset = preset or default_preset()
     cfg = train_config or train_preset(preset)
+    cfg = replace(cfg, checkpoint_interval=cfg.checkpoint_interval or cfg.eval_interval)
     device = torch.device(device) if device is not None else get_device()
     tok, train_ids, val_ids = shakespeare_data()
-    model = GPT(GPTConfig.preset(preset, vocab_size=tok.vocab_size))
-    path = Path(checkpoint) if checkpoint else cache_dir() / f"shakespeare-{preset}-{cfg.max_steps}.pt"
-    # resume=True: a finished checkpoint is loaded as it is, an interrupted one continues
+    with torch.random.fork_rng(devices=[]):  # the same initial weights every time, the caller's RNG untouched
+        torch.manual_seed(cfg.seed)
+        model = GPT(GPTConfig.preset(preset, vocab_size=tok.vocab_size))
+    path = Path(checkpoint) if checkpoint else checkpoint_path(preset, cfg)
+    # resume: a finished checkpoint is loaded as it is, an interrupted one continues
     history = train(
-        model, train_ids, val_ids, cfg, device=device, callbacks=callbacks, checkpoint_path=path, resume=True
+        model, train_ids, val_ids, cfg, device=device, callbacks=callbacks, checkpoint_path=path, resume=not retrain
     )
     return model.eval(), tok, history

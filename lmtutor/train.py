@@ -1,23 +1,23 @@
-"""Training a language model: schedule, optimizer, loss estimate, the loop, checkpoints (chapter 9).
+"""Training a language model: schedule, optimizer, one step, loss estimate, the loop (chapter 9).
 
 ``train()`` is a plain function that returns a history dict. Callbacks (a live plot, a
-progress bar) watch it; checkpoints are written atomically and a run resumes exactly where
-it stopped.
+progress bar) watch it; checkpoints (``lmtutor.checkpoint``, re-exported here) are written
+atomically and a run resumes exactly where it stopped. ``train_step`` is one optimisation step
+(forward, loss, backward, clipping, AdamW).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .checkpoint import load_checkpoint, restore_run, run_state, save_checkpoint
 from .data import get_batch
 from .device import autocast, get_device, synchronize
 
@@ -27,8 +27,10 @@ __all__ = [
     "train_preset",
     "lr_at",
     "configure_optimizer",
+    "train_step",
     "estimate_loss",
     "train",
+    "run_summary",
     "save_checkpoint",
     "load_checkpoint",
 ]
@@ -59,13 +61,20 @@ class TrainConfig:
             "max_steps": self.max_steps >= 1,
             "batch_size": self.batch_size >= 1,
             "lr": self.lr > 0,
+            "min_lr": self.min_lr is None or 0 <= self.min_lr <= self.lr,
             "warmup_steps": 0 <= self.warmup_steps <= self.max_steps,
             "eval_interval": self.eval_interval >= 1,
             "eval_batches": self.eval_batches >= 1,
+            "grad_clip": self.grad_clip is None or self.grad_clip > 0,
+            "time_budget": self.time_budget is None or self.time_budget > 0,
+            "checkpoint_interval": self.checkpoint_interval is None or self.checkpoint_interval >= 1,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
-            raise ValueError(f"TrainConfig has invalid values: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}")
+            raise ValueError(
+                f"TrainConfig has invalid values: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)} "
+                "(steps, sizes and intervals must be >= 1, lr > 0, 0 <= min_lr <= lr, warmup_steps <= max_steps)"
+            )
 
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
@@ -105,14 +114,38 @@ def lr_at(step: int, cfg: TrainConfig, elapsed: float | None = None) -> float:
     return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.lr - min_lr)
 
 
-def configure_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+def configure_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device | str) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not on biases and LayerNorm gains); fused kernels."""
+    device = torch.device(device)
     params = {id(p): p for p in model.parameters() if p.requires_grad}.values()  # tied weights once
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    fused = device.type in ("cuda", "cpu")  # one kernel per step instead of one per tensor
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=fused)
+    fused = device.type in ("cuda", "cpu")  # one kernel for all tensors instead of a loop over them
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=fused or None)
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    grad_clip: float | None = 1.0,
+    use_autocast: bool = True,
+    forward: Callable | None = None,
+) -> torch.Tensor:
+    """One step: forward and loss, backward, gradient clipping, update. Returns the loss without a device sync.
+
+    ``forward(x, y)`` must return ``(logits, loss)``; it defaults to ``model`` (e.g. a compiled model).
+    """
+    with autocast(x.device, enabled=use_autocast):
+        _, loss = (forward or model)(x, y)
+    optimizer.zero_grad(set_to_none=True)  # free the old gradients instead of writing zeros
+    loss.backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.detach()
 
 
 @torch.no_grad()
@@ -135,60 +168,15 @@ def estimate_loss(
         for _ in range(n_batches):
             x, y = get_batch(data, block_size, batch_size, gen, device)
             with autocast(device):
-                losses.append(model(x, y)[1].float().item())
-        out[name] = sum(losses) / len(losses)
+                losses.append(model(x, y)[1])
+        out[name] = torch.stack(losses).double().mean().item()  # one device sync per split, not per batch
     model.train(was_training)
     return out
 
 
-def save_checkpoint(path: str | Path, **state) -> Path:
-    """Write ``state`` (tensors, dicts, numbers) to ``path`` atomically: temp file, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint written by ``save_checkpoint`` with ``weights_only=True`` (no pickled code)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}; train first or check the path")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:
-        raise RuntimeError(
-            f"{path} is not a readable lmtutor checkpoint ({type(err).__name__}: {str(err)[:200]}); "
-            "delete it and train again"
-        ) from None
-
-
 def _new_history() -> dict[str, list]:
-    keys = ("step", "lr", "loss", "eval_step", "train_loss", "val_loss", "elapsed", "tokens_per_s")
+    keys = ("step", "lr", "loss", "eval_step", "train_loss", "val_loss", "elapsed", "train_time", "tokens_per_s")
     return {k: [] for k in keys}
-
-
-def _state(model, optimizer, step, history, gen, cfg, elapsed) -> dict:
-    return {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "step": step,
-        "history": history,
-        "generator": gen.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "train_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "model_config": model.config.to_dict() if hasattr(model, "config") else {},
-        "elapsed": elapsed,
-    }
 
 
 def _call(callbacks: Sequence, event: str, state: dict) -> None:
@@ -196,6 +184,107 @@ def _call(callbacks: Sequence, event: str, state: dict) -> None:
         fn = getattr(cb, event, None)
         if fn is not None:
             fn(state)
+
+
+def _check_data(model: nn.Module, **splits: torch.Tensor) -> None:
+    """Token ids must fit the model's vocabulary and windows (checked once, not at every step)."""
+    vocab, block = model.config.vocab_size, model.config.block_size
+    for name, data in splits.items():
+        if not isinstance(data, torch.Tensor) or data.dim() != 1 or data.is_floating_point():
+            raise ValueError(f"{name} must be a 1-D tensor of token ids, got {getattr(data, 'shape', type(data))}")
+        if len(data) <= block:
+            raise ValueError(f"{name} has {len(data)} tokens; it needs more than block_size={block}")
+        lo, hi = torch.aminmax(data)
+        if lo < 0 or hi >= vocab:
+            raise ValueError(
+                f"{name} holds token ids in [{int(lo)}, {int(hi)}] but the model's vocabulary is [0, {vocab}); "
+                "build the model with GPTConfig(vocab_size=tokenizer.vocab_size)"
+            )
+
+
+def _resume(path, model, optimizer, gen, cfg, device) -> tuple[dict, int, float, float, bool]:
+    """Restore a run from its checkpoint: (history, next step, elapsed and training seconds, finished?)."""
+    ck = restore_run(path, model, optimizer, gen, device)
+    history = ck["history"]
+    history.setdefault("train_time", [])  # checkpoints of older versions
+    out_of_time = cfg.time_budget is not None and ck["elapsed"] >= cfg.time_budget
+    finished = ck["step"] + 1 >= cfg.max_steps or out_of_time
+    return history, ck["step"] + 1, ck["elapsed"], ck.get("train_time", ck["elapsed"]), finished
+
+
+class _Clock:
+    """Wall time of the run, and training time without evaluations (for honest tokens/s)."""
+
+    def __init__(self, elapsed0: float, train_time0: float, device: torch.device):
+        self.device = device
+        self.t0 = time.perf_counter() - elapsed0
+        self.train_time, self.mark = train_time0, time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def training_seconds(self) -> float:
+        return self.train_time + (time.perf_counter() - self.mark if self.mark is not None else 0.0)
+
+    def pause(self) -> float:
+        """Stop the training clock (before an evaluation); returns the training seconds so far."""
+        synchronize(self.device)
+        self.train_time, self.mark = self.training_seconds(), None
+        return self.train_time
+
+    def resume(self) -> None:
+        self.mark = time.perf_counter()
+
+
+def _evaluate(model, data, cfg, device, state, clock, callbacks) -> None:
+    """Estimate train/val loss, append it and the throughput since the last evaluation to the history."""
+    history, step, block_size = state["history"], state["step"], model.config.block_size
+    train_time = clock.pause()  # evaluation time is not training time
+    prev_step = history["eval_step"][-1] if history["eval_step"] else -1
+    prev_time = history["train_time"][-1] if history["train_time"] else 0.0
+    tps = (step - prev_step) * cfg.batch_size * block_size / max(train_time - prev_time, 1e-9)
+    elapsed = clock.elapsed()
+    losses = estimate_loss(model, data, block_size, cfg.batch_size, cfg.eval_batches, device)
+    new = {"eval_step": step, "train_loss": losses["train"], "val_loss": losses["val"]}
+    new.update(elapsed=elapsed, train_time=train_time, tokens_per_s=tps)
+    for key, value in new.items():
+        history[key].append(value)
+    state.update(losses=losses, tokens_per_s=tps, elapsed=elapsed)
+    _call(callbacks, "on_eval", state)
+    clock.resume()
+
+
+def _loop(model, forward, optimizer, gen, data, cfg, device, callbacks, checkpoint_path, state, clock) -> None:
+    """The training loop from ``state["step"]`` to the end (or the time budget)."""
+    history, block_size = state["history"], model.config.block_size
+    sync_every = 1 if device.type == "cpu" else 25  # reading a loss waits for the GPU: do it rarely there
+    pending: list[torch.Tensor] = []
+    for step in range(state["step"], cfg.max_steps):
+        elapsed = clock.elapsed()
+        lr = lr_at(step, cfg, elapsed)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = get_batch(data["train"], block_size, cfg.batch_size, gen, device)
+        pending.append(train_step(model, optimizer, x, y, cfg.grad_clip, cfg.use_autocast, forward))
+        out_of_time = cfg.time_budget is not None and elapsed >= cfg.time_budget
+        last = step == cfg.max_steps - 1 or out_of_time
+        evaluate = step % cfg.eval_interval == 0 or last
+        interval = cfg.checkpoint_interval
+        save = checkpoint_path is not None and (last or bool(interval and (step + 1) % interval == 0))
+        history["step"].append(step)
+        history["lr"].append(lr)
+        if len(pending) >= sync_every or evaluate or save:
+            history["loss"].extend(torch.stack(pending).float().tolist())
+            pending.clear()
+        state.update(step=step, loss=history["loss"][-1], lr=lr)
+        _call(callbacks, "on_step", state)
+        if evaluate:
+            _evaluate(model, data, cfg, device, state, clock, callbacks)
+        if save:
+            state_now = run_state(model, optimizer, step, history, gen, cfg, clock.elapsed(), clock.training_seconds())
+            save_checkpoint(checkpoint_path, **state_now)
+        if out_of_time:
+            break
 
 
 def train(
@@ -211,70 +300,42 @@ def train(
     """Train a next-token model on 1-D token tensors; return the history (losses, lr, tokens/s).
 
     With ``checkpoint_path`` and ``resume=True`` an existing checkpoint is loaded and training
-    continues from its step; the result is the same as an uninterrupted run (on CPU).
+    continues from its step (a finished run is just loaded); the result is the same as an
+    uninterrupted run (on CPU).
     """
     device = torch.device(device) if device is not None else get_device()
-    block_size = model.config.block_size
+    _check_data(model, train_data=train_data, val_data=val_data)
     model.to(device).train()
     optimizer = configure_optimizer(model, cfg, device)
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    history, start, elapsed0 = _new_history(), 0, 0.0
+    history, start, elapsed0, train_time0, finished = _new_history(), 0, 0.0, 0.0, False
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
-        ck = load_checkpoint(checkpoint_path, map_location=device)
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        gen.set_state(ck["generator"])
-        torch.set_rng_state(ck["torch_rng"])
-        history, start, elapsed0 = ck["history"], ck["step"] + 1, ck["elapsed"]
-    step_fn = torch.compile(model) if cfg.compile and device.type == "cuda" else model
-    splits = {"train": train_data, "val": val_data}
-    tokens_per_step = cfg.batch_size * block_size
-    state = {"cfg": cfg, "history": history, "step": start, "model": model}
+        history, start, elapsed0, train_time0, finished = _resume(checkpoint_path, model, optimizer, gen, cfg, device)
+    forward = torch.compile(model) if cfg.compile and device.type == "cuda" else model
+    state = {"cfg": cfg, "history": history, "step": start, "model": model, "device": device}
     _call(callbacks, "on_start", state)
-    t0, step = time.perf_counter() - elapsed0, start
-    t_last, step_last = time.perf_counter(), start
-    for step in range(start, cfg.max_steps):
-        elapsed = time.perf_counter() - t0
-        lr = lr_at(step, cfg, elapsed)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y = get_batch(train_data, block_size, cfg.batch_size, gen, device)
-        with autocast(device, enabled=cfg.use_autocast):
-            _, loss = step_fn(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        out_of_time = cfg.time_budget is not None and elapsed >= cfg.time_budget
-        last = step == cfg.max_steps - 1 or out_of_time
-        history["step"].append(step)
-        history["lr"].append(lr)
-        history["loss"].append(loss.item())
-        state.update(step=step, loss=history["loss"][-1], lr=lr)
-        _call(callbacks, "on_step", state)
-        if step % cfg.eval_interval == 0 or last:
-            synchronize(device)
-            now = time.perf_counter()
-            tps = (step + 1 - step_last) * tokens_per_step / max(now - t_last, 1e-9)
-            losses = estimate_loss(model, splits, block_size, cfg.batch_size, cfg.eval_batches, device)
-            history["eval_step"].append(step)
-            history["train_loss"].append(losses["train"])
-            history["val_loss"].append(losses["val"])
-            history["elapsed"].append(now - t0)
-            history["tokens_per_s"].append(tps)
-            state.update(losses=losses, tokens_per_s=tps, elapsed=now - t0)
-            _call(callbacks, "on_eval", state)
-            t_last, step_last = time.perf_counter(), step + 1  # evaluation time is not training time
-        if checkpoint_path is not None and (
-            last or (cfg.checkpoint_interval and (step + 1) % cfg.checkpoint_interval == 0)
-        ):
-            save_checkpoint(
-                checkpoint_path, **_state(model, optimizer, step, history, gen, cfg, time.perf_counter() - t0)
-            )
-        if out_of_time:
-            break
+    if not finished:
+        clock = _Clock(elapsed0, train_time0, device)
+        data = {"train": train_data, "val": val_data}
+        _loop(model, forward, optimizer, gen, data, cfg, device, callbacks, checkpoint_path, state, clock)
     _call(callbacks, "on_end", state)
     model.eval()
     return history
+
+
+def run_summary(history: dict[str, list], tokens_per_step: int) -> dict[str, float]:
+    """Steps, tokens, training seconds, tokens/s and the last losses of a ``train()`` history."""
+    if not history.get("eval_step"):
+        raise ValueError("the history has no evaluation yet; train for at least one step first")
+    steps = len(history["step"])
+    seconds = history["train_time"][-1] if history.get("train_time") else history["elapsed"][-1]
+    return {
+        "steps": steps,
+        "tokens": steps * tokens_per_step,
+        "train_seconds": seconds,
+        "wall_seconds": history["elapsed"][-1],
+        "tokens_per_s": steps * tokens_per_step / max(seconds, 1e-9),
+        "train_loss": history["train_loss"][-1],
+        "val_loss": history["val_loss"][-1],
+    }

@@ -113,3 +113,32 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     ck = load_checkpoint(path)
     assert ck["step"] == 1 and torch.equal(ck["weights"], torch.ones(3))
     assert os.listdir(tmp_path) == ["ck.pt"]
+
+
+def test_time_budget_run_is_not_extended_on_resume(tmp_path):
+    d = data()
+    cfg = TrainConfig(max_steps=10_000, batch_size=8, warmup_steps=2, eval_interval=5, eval_batches=2, time_budget=0.5)
+    ck = tmp_path / "budget.pt"
+    first = train(GPT(TINY), d[:2500], d[2500:], cfg, device="cpu", checkpoint_path=ck)
+    assert len(first["loss"]) < 10_000 and first["eval_step"][-1] == first["step"][-1]  # stopped by the budget
+    again = train(GPT(TINY), d[:2500], d[2500:], cfg, device="cpu", checkpoint_path=ck, resume=True)
+    assert again["loss"] == first["loss"]  # loaded as it was, not trained further
+
+
+def test_train_rejects_ids_outside_the_vocabulary():
+    d = data()
+    d[100] = 25  # TINY has 20 token ids
+    with pytest.raises(ValueError, match=r"token ids in \[0, 25\].*vocabulary is \[0, 20\)"):
+        train(GPT(TINY), d[:2500], d[2500:], TrainConfig(max_steps=2, warmup_steps=1), device="cpu")
+
+
+def test_run_summary_counts_tokens_and_time():
+    from lmtutor.train import run_summary
+
+    d = data()
+    cfg = TrainConfig(max_steps=12, batch_size=4, warmup_steps=2, eval_interval=5, eval_batches=2)
+    hist = train(GPT(TINY), d[:2500], d[2500:], cfg, device="cpu")
+    s = run_summary(hist, cfg.batch_size * TINY.block_size)
+    assert s["steps"] == 12 and s["tokens"] == 12 * 4 * 16
+    assert 0 < s["train_seconds"] <= s["wall_seconds"] and s["val_loss"] == hist["val_loss"][-1]
+    assert s["tokens_per_s"] == pytest.approx(s["tokens"] / s["train_seconds"])

@@ -1,0 +1,196 @@
+"""The benchmark scripts' logic with tiny settings: results, the performance page, KV-cache identity.
+
+No timing is asserted here: timings belong to the scripts in bench/, which print and save them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+
+import generate  # noqa: E402
+import gpu  # noqa: E402
+import quality  # noqa: E402
+import report  # noqa: E402
+import train_step  # noqa: E402
+from common import spread, write_result  # noqa: E402
+
+import book  # noqa: E402
+
+
+def _machine(load: float = 0.5) -> dict:
+    return {
+        "cpu": "Test CPU",
+        "cpu_features": ["avx2"],
+        "cores": 2,
+        "torch_threads": 2,
+        "platform": "Linux",
+        "python": "3.11",
+        "torch": "2.13.0",
+        "transformers": "5.23.0",
+        "gpu": None,
+        "date": "2026-01-01 00:00 UTC",
+        "load_average_1min": load,
+    }
+
+
+def sample_results() -> dict[str, dict]:
+    """Small hand-made results in the shape the scripts write."""
+    quality_result = {
+        "settings": {
+            "preset": "cpu",
+            "parameters": 809856,
+            "train_config": {"max_steps": 10000, "batch_size": 64, "lr": 0.003, "warmup_steps": 100},
+            "time_budget_s": 135.0,
+            "eval_interval": 100,
+            "eval_batches": 20,
+        },
+        "final_val_loss": 1.6871,
+        "final_train_loss": 1.5432,
+        "steps": 951,
+        "tokens_per_s": 28765,
+        "wall_s": 138.2,
+        "curve": {
+            "eval_step": [0, 500, 950],
+            "elapsed": [0.5, 70.1, 135.0],
+            "train_loss": [4.2, 2.0, 1.54],
+            "val_loss": [4.2, 2.1, 1.6871],
+        },  # fmt: skip
+        "target_val_loss": 1.8,
+        "meets_target": True,
+        "reference": quality.REFERENCE,
+    }
+    generate_result = {
+        "settings": {
+            "preset": "cpu",
+            "model": {"block_size": 512},
+            "prompt_tokens": 32,
+            "new_tokens": 256,
+            "batch_size": 1,
+        },  # fmt: skip
+        "identical_outputs": True,
+        "tokens_per_s_spread": {"with cache": spread([500.0, 510.0]), "without cache": spread([90.0, 95.0])},
+        "speedup_of_medians": 5.47,
+        "pair_speedup_spread": spread([5.4, 5.5], 2),
+    }
+    return {
+        "quality": {"machine": _machine(), **quality_result},
+        "generate": {"machine": _machine(), **generate_result},
+    }
+
+
+def test_report_renders_numbers_from_json_and_states_what_is_missing(tmp_path):
+    for name, data in sample_results().items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    page, figure = tmp_path / "book" / "performance.md", tmp_path / "book" / "images" / "quality_curve.png"
+    text = report.render(report.load_results(tmp_path), page, figure)
+    assert text.startswith("# Performance\n")
+    assert "Test CPU" in text and "| 1.6871 |" in text and "target <= 1.8: met" in text
+    assert "**Speed-up 5.47x**" in text and "Identical tokens with and without the cache: yes" in text
+    assert "![Validation and training loss against wall-clock time](images/quality_curve.png)" in text
+    assert "Not measured on this machine: it has no CUDA GPU" in text
+    assert "Not measured yet: run `python bench/train_step.py`" in text
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_is_deterministic(tmp_path):
+    for name, data in sample_results().items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    outputs = []
+    for i in range(2):
+        page, figure = tmp_path / f"run{i}" / "performance.md", tmp_path / f"run{i}" / "images" / "curve.png"
+        report.main(["--results", str(tmp_path), "--page", str(page), "--figure", str(figure)])
+        outputs.append((page.read_text(), figure.read_bytes()))
+    assert outputs[0] == outputs[1]
+
+
+def test_kv_cache_generation_is_identical_and_reported(tmp_path):
+    args = generate.parse_args(["--preset", "nano", "--block-size", "64", "--prompt-chars", "8", "--new-tokens", "40",
+                                "--repeats", "2", "--out", str(tmp_path)])  # fmt: skip
+    result = generate.main(["--preset", "nano", "--block-size", "64", "--prompt-chars", "8", "--new-tokens", "40",
+                            "--repeats", "2", "--out", str(tmp_path)])  # fmt: skip
+    assert result["identical_outputs"] is True
+    assert result["settings"]["new_tokens"] == args.new_tokens == 40
+    assert len(result["pair_speedups"]) == 2 and all(v > 0 for v in result["pair_speedups"])
+    saved = json.loads((tmp_path / "generate.json").read_text())
+    assert saved["machine"]["cores"] >= 1 and saved["identical_outputs"] is True
+
+
+def test_generation_with_and_without_cache_agree_past_the_context():
+    model = generate.make_model("nano", block_size=32, vocab_size=65, seed=3)
+    prompt = torch.randint(0, 65, (2, 10), generator=torch.Generator().manual_seed(0))
+    cached, _ = generate.timed_generate(model, prompt, 40, use_cache=True)  # runs past block_size
+    plain, _ = generate.timed_generate(model, prompt, 40, use_cache=False)
+    assert cached.shape == (2, 50) and torch.equal(cached, plain)
+
+
+def test_training_step_benchmark_compares_identical_models(tmp_path):
+    result = train_step.main(["--preset", "nano", "--batch-size", "2", "--repeats", "2", "--steps", "1", "--warmup",
+                              "0", "--profile", "--profile-steps", "1", "--out", str(tmp_path)])  # fmt: skip
+    losses = list(result["initial_loss"].values())
+    assert len(losses) == 3 and max(losses) - min(losses) < 1e-4
+    assert set(result["tokens_per_s"]) == {"lmtutor", "transformers", train_step.HF_GELU_VARIANT}
+    assert len(result["pair_ratios"]) == 2 and result["ratio_of_medians"] > 0
+    assert result["profile"]["lmtutor"] and "op" in result["profile"]["lmtutor"][0]
+    assert (tmp_path / "train_step.json").exists()
+
+
+def test_quality_benchmark_records_a_falling_curve(tmp_path):
+    result = quality.main(["--preset", "nano", "--budget", "3", "--eval-interval", "10", "--out", str(tmp_path)])
+    curve = result["curve"]
+    assert len(curve["val_loss"]) >= 2 and curve["val_loss"][-1] < curve["val_loss"][0]
+    assert result["meets_target"] == (result["final_val_loss"] <= 1.80)
+
+
+def test_gpu_flops_and_peak_table():
+    from lmtutor.transformer import GPT, GPTConfig
+
+    config = GPTConfig.preset("gpu", vocab_size=65)
+    n = GPT(config).num_parameters()
+    expected = 6 * (n - 256 * 384) + 12 * 6 * 384 * 256
+    assert gpu.flops_per_token(config, n) == expected
+    assert gpu.peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert gpu.peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
+    assert gpu.peak_tflops("NVIDIA A100-SXM4-40GB") == 312.0
+    assert gpu.peak_tflops("NVIDIA L40S") == 362.0 and gpu.peak_tflops("NVIDIA L4") == 121.0
+    assert gpu.peak_tflops("Some Future GPU") is None and gpu.peak_tflops("x", override=100.0) == 100.0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_gpu_benchmark_explains_missing_cuda(tmp_path, capsys):
+    assert gpu.main(["--out", str(tmp_path)]) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_book_benchmark_parts_and_merge(tmp_path):
+    assert book.parse_args(["--fast-only"]).only == ["fast"]
+    assert book.parse_args(["--build-only", "--only", "nbval"]).only == ["nbval", "build"]
+    assert book.parse_args([]).only == list(book.PARTS)
+    write_result("book", {"fast": {"per_notebook_s": {"a.ipynb": 1.0}, "total_s": 1.0}, "other": 1}, tmp_path)
+    kept = book.previous(str(tmp_path))
+    assert kept == {"fast": {"per_notebook_s": {"a.ipynb": 1.0}, "total_s": 1.0}}
+    assert book.notebook_rows({"default": {"per_notebook_s": {"b": 2.0}}, **kept}) == [["a.ipynb", "-", 1.0],
+                                                                                         ["b", 2.0, "-"]]  # fmt: skip
+
+
+def test_spread_rejects_empty():
+    with pytest.raises(ValueError, match="at least one"):
+        spread([])
+    assert spread([3, 1, 2]) == {"min": 1.0, "median": 2.0, "max": 3.0, "n": 3}
+
+
+def test_parse_args_reject_bad_values():
+    with pytest.raises(SystemExit):
+        train_step.parse_args(["--repeats", "0"])
+    with pytest.raises(SystemExit):
+        quality.parse_args(["--budget", "0"])
+    assert isinstance(generate.parse_args([]), argparse.Namespace)
