@@ -22,7 +22,7 @@ import contextlib
 import statistics
 
 import torch
-from common import spread, table, write_result  # bench/common.py, next to this script
+from common import run_and_write, spread, table  # bench/common.py, next to this script
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from train_step import batches, tokens_per_s
@@ -132,11 +132,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     """Run, print, write the JSON."""
-    args = parse_args(argv)
-    result = run(args)
-    print(report(result))
-    print(f"wrote {write_result(args.name, result, args.out)}")
-    return result
+    return run_and_write("ablations", parse_args, run, report, argv)
 
 
 if __name__ == "__main__":

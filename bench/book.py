@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, table, write_result  # bench/common.py, next to this script
+from common import RESULTS, ROOT, run_and_write, table  # bench/common.py, next to this script
 
 PARTS = ("default", "fast", "nbval", "build")
 TARGETS = {"nbval_s": 600, "build_s": 60}
@@ -149,11 +149,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the chosen parts, print the table, write the JSON."""
-    args = parse_args(argv)
-    result = run(args)
-    print(report(result))
-    print(f"wrote {write_result('book', result, args.out)}")
-    return result
+    return run_and_write("book", parse_args, run, report, argv)
 
 
 if __name__ == "__main__":

@@ -116,3 +116,15 @@ def write_result(name: str, data: dict, directory: Path | None = None) -> Path:
     payload = {"name": name, "machine": machine_info(), **data}
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def run_and_write(name: str, parse_args, run, report, argv: list[str] | None = None) -> dict:
+    """What every benchmark's ``main`` does: parse, run, print the table, write ``<name>.json``.
+
+    ``name`` is the default; a script with a ``--name`` option may override it.
+    """
+    args = parse_args(argv)
+    result = run(args)
+    print(report(result))
+    print(f"wrote {write_result(getattr(args, 'name', None) or name, result, args.out)}")
+    return result

@@ -16,7 +16,7 @@ import statistics
 import time
 
 import torch
-from common import spread, table, write_result  # bench/common.py, next to this script
+from common import run_and_write, spread, table  # bench/common.py, next to this script
 
 from lmtutor.transformer import GPT, GPTConfig
 
@@ -125,11 +125,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark, print the table, write the JSON."""
-    args = parse_args(argv)
-    result = run(args)
-    print(report(result))
-    print(f"wrote {write_result(args.name, result, args.out)}")
-    return result
+    return run_and_write("generate", parse_args, run, report, argv)
 
 
 if __name__ == "__main__":

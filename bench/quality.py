@@ -15,7 +15,7 @@ import argparse
 import time
 
 import torch
-from common import table, write_result  # bench/common.py, next to this script
+from common import run_and_write, table  # bench/common.py, next to this script
 
 from lmtutor.recipes import shakespeare_data
 from lmtutor.train import run_summary, train, train_preset
@@ -105,11 +105,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark, print the table, write the JSON."""
-    args = parse_args(argv)
-    result = run(args)
-    print(report(result))
-    print(f"wrote {write_result(args.name, result, args.out)}")
-    return result
+    return run_and_write("quality", parse_args, run, report, argv)
 
 
 if __name__ == "__main__":

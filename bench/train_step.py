@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 import torch
-from common import spread, table, write_result  # bench/common.py, next to this script
+from common import run_and_write, spread, table  # bench/common.py, next to this script
 from torch import nn
 
 from lmtutor.hf import to_hf_gpt2
@@ -243,11 +243,7 @@ def main(argv: list[str] | None = None) -> dict:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    args = parse_args(argv)
-    result = run(args)
-    print(report(result))
-    print(f"wrote {write_result(args.name, result, args.out)}")
-    return result
+    return run_and_write("train_step", parse_args, run, report, argv)
 
 
 if __name__ == "__main__":

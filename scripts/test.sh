@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install everything (into .venv) and run the whole test suite:
 # lint, unit tests, every notebook under nbval (fast mode), the website build and the browser test.
+t_install=$SECONDS
 source "$(dirname "$0")/_env.sh"
 export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
-times=()
+times=("$(printf '%-22s %4d s' "install (.venv)" $((SECONDS - t_install)))")
 stage() {  # stage NAME COMMAND...: run, time, remember
     local name=$1; shift
     echo "== $name"
