@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from lmtutor import embeddings as E
+from lmtutor.viz import embeddings as V
 
 
 def test_tokenize_words_lowercases_keeps_apostrophes_and_drops_speakers():
@@ -117,10 +118,10 @@ def test_pca_recovers_the_main_direction_and_projects_new_points():
 def test_neighbour_view_and_projection_plot():
     texts = ["a", "b", "c", "d"]
     vecs = torch.tensor([[1.0, 0.0, 0.0], [0.9, 0.1, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    fig, ranked = E.neighbour_view("q", texts, vecs, lambda s: torch.tensor([[1.0, 0.05, 0.0]]), k=2)
+    fig, ranked = V.neighbour_view("q", texts, vecs, lambda s: torch.tensor([[1.0, 0.05, 0.0]]), k=2)
     assert [t for t, _ in ranked] == ["a", "b"] and ranked[0][1] > ranked[1][1]
     assert len(fig.axes) == 2 and fig.axes[1].get_xlabel() == "cosine similarity"
-    ax = E.plot_projection(torch.randn(4, 2), texts, groups=["x", "x", "y", "y"])
+    ax = V.plot_projection(torch.randn(4, 2), texts, groups=["x", "x", "y", "y"])
     assert ax.get_xlabel() == "principal component 1" and len(ax.get_legend().get_texts()) == 2
     plt.close("all")
 
@@ -128,7 +129,7 @@ def test_neighbour_view_and_projection_plot():
 def test_explorer_widget_updates_on_a_query():
     pytest.importorskip("ipywidgets")
     vecs = torch.eye(3)
-    box = E.embedding_explorer(["x", "y", "z"], vecs, lambda s: torch.tensor([[0.0, 1.0, 0.0]]), query="y?")
+    box = V.embedding_explorer(["x", "y", "z"], vecs, lambda s: torch.tensor([[0.0, 1.0, 0.0]]), query="y?")
     text_widget, slider = box.children[0].children
     assert text_widget.value == "y?" and slider.max == 3
     text_widget.value = "another query"  # triggers a redraw without error
@@ -153,8 +154,8 @@ def test_explorer_widget_updates_on_a_query():
         (lambda: E.nearest_neighbours(torch.ones(3), torch.ones(4, 3), k=4, exclude=[0]), ValueError, "k=4"),
         (lambda: E.nearest_neighbours(torch.ones(1, 3), torch.ones(4, 3)), ValueError, r"query must be \(D,\)"),
         (lambda: E.fit_pca(torch.ones(1, 3)), ValueError, "fit_pca needs"),
-        (lambda: E.plot_projection(torch.ones(3, 2), ["a"]), ValueError, "N labels"),
-        (lambda: E.neighbour_view(" ", ["a"], torch.ones(1, 2), lambda s: torch.ones(1, 2)), ValueError, "empty"),
+        (lambda: V.plot_projection(torch.ones(3, 2), ["a"]), ValueError, "N labels"),
+        (lambda: V.neighbour_view(" ", ["a"], torch.ones(1, 2), lambda s: torch.ones(1, 2)), ValueError, "empty"),
     ],
 )
 def test_bad_input_gets_a_clear_message(call, error, match):

@@ -85,3 +85,15 @@ def test_exercises_have_solution_and_check_cells(path):
         assert "lt.check(" in text(c) and "# NBVAL_CHECK_OUTPUT" in text(c)
         out = "".join("".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")) for o in c["outputs"])
         assert "✓" in out, f"{path.name}: a check cell does not show a passing solution: {out[:200]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_link_and_install_cell_follow_the_repository_setting(path):
+    """A fork changes repository.url in _config.yml; this test then names every line to update."""
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    repo = url.removeprefix("https://github.com/")
+    cells = load(path)["cells"]
+    colab = f"https://colab.research.google.com/github/{repo}/blob/main/notebooks/{path.name}"
+    assert colab in text(cells[0]), f"{path.name}: the title cell should link to {colab}"
+    install = [text(c) for c in cells if c["cell_type"] == "code" and "%pip install" in text(c)]
+    assert install and f'"lmtutor[book] @ git+{url}"' in install[0], f"{path.name}: install cell must use {url}"

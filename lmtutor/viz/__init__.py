@@ -22,10 +22,14 @@ Attention, in three steps (chapters 5, 6, 8, 13):
    ``head_view(data, layer=0, head=None)`` and ``model_view(data)`` return an ``AttentionView``
    that displays itself in a notebook, carries a PNG for PDF, and ``.save("page.html")``.
 
+Embeddings (chapter 3): ``plot_projection(points, labels, groups)``, ``neighbour_view(query, ...)``
+and the ipywidgets ``embedding_explorer(texts, embeddings, embed_fn)``.
+
 Numbers: ``mean_attention_distance``, ``attention_entropy``, ``head_summary``, ``attention_rollout``.
 """
 
 from .analysis import attention_entropy, attention_rollout, head_summary, mean_attention_distance
+from .embeddings import embedding_explorer, neighbour_view, plot_projection
 from .extract import AttentionData, Seq2SeqAttention, attention_data, attention_from_hf, attention_from_lmtutor
 from .interactive import AttentionView, head_view, model_view
 from .static import (
@@ -50,14 +54,17 @@ __all__ = [
     "attention_grid",
     "attention_heatmap",
     "attention_rollout",
+    "embedding_explorer",
     "head_summary",
     "head_view",
     "mean_attention_distance",
     "model_view",
+    "neighbour_view",
     "plot_attention",
     "plot_head_summary",
     "plot_loss",
     "plot_matrix",
+    "plot_projection",
     "plot_seq2seq_attention",
     "readable_tokens",
 ]
