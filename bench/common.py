@@ -128,3 +128,24 @@ def run_and_write(name: str, parse_args, run, report, argv: list[str] | None = N
     print(report(result))
     print(f"wrote {write_result(getattr(args, 'name', None) or name, result, args.out)}")
     return result
+
+
+def train_preset_run(preset: str, cfg, device) -> dict:
+    """Train the named GPT preset on Tiny Shakespeare with ``cfg`` (seeded): model, history, summary, curve, wall_s."""
+    import time
+
+    import torch
+
+    from lmtutor.recipes import shakespeare_data
+    from lmtutor.train import run_summary, train
+    from lmtutor.transformer import GPT, GPTConfig
+
+    tok, train_ids, val_ids = shakespeare_data()
+    torch.manual_seed(cfg.seed)
+    model = GPT(GPTConfig.preset(preset, vocab_size=tok.vocab_size))
+    t0 = time.perf_counter()
+    history = train(model, train_ids, val_ids, cfg, device=device)
+    wall = time.perf_counter() - t0
+    summary = run_summary(history, cfg.batch_size * model.config.block_size)
+    curve = {k: [round(v, 4) for v in history[k]] for k in ("eval_step", "elapsed", "train_loss", "val_loss")}
+    return {"model": model, "history": history, "summary": summary, "curve": curve, "wall_s": wall}

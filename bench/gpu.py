@@ -21,7 +21,7 @@ import statistics
 import sys
 
 import torch
-from common import table, write_result  # bench/common.py, next to this script
+from common import table, train_preset_run, write_result  # bench/common.py, next to this script
 
 # Peak dense (no sparsity) bf16 tensor-core throughput, TFLOP/s, from NVIDIA's data sheets.
 # Order matters: the first substring found in the device name wins ("H100 PCIe" before "H100").
@@ -62,23 +62,17 @@ def flops_per_token(config, n_params: int) -> float:
 def run(args: argparse.Namespace) -> dict:
     """Train the GPU preset under the budget and derive throughput and MFU."""
     from lmtutor.device import autocast_dtype
-    from lmtutor.recipes import shakespeare_data
-    from lmtutor.train import run_summary, train, train_preset
-    from lmtutor.transformer import GPT, GPTConfig
+    from lmtutor.train import train_preset
 
     device = torch.device("cuda")
     name = torch.cuda.get_device_name(device)
-    tok, train_ids, val_ids = shakespeare_data()
     cfg = train_preset(args.preset, time_budget=args.budget, compile=not args.no_compile, max_steps=args.max_steps)
-    torch.manual_seed(cfg.seed)
-    model = GPT(GPTConfig.preset(args.preset, vocab_size=tok.vocab_size))
-    history = train(model, train_ids, val_ids, cfg, device=device)
-    summary = run_summary(history, cfg.batch_size * model.config.block_size)
+    done = train_preset_run(args.preset, cfg, device)
+    model, history, summary, curve = done["model"], done["history"], done["summary"], done["curve"]
     steady = history["tokens_per_s"][1:] or history["tokens_per_s"]
     tps = statistics.median(steady)
     fpt = flops_per_token(model.config, model.num_parameters())
     peak = peak_tflops(name, args.peak_tflops)
-    curve = {k: [round(v, 4) for v in history[k]] for k in ("eval_step", "elapsed", "train_loss", "val_loss")}
     return {
         "settings": {
             "preset": args.preset,

@@ -12,14 +12,11 @@ evaluation) goes into the JSON; the book's performance page draws it.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
-from common import run_and_write, table  # bench/common.py, next to this script
+from common import run_and_write, table, train_preset_run  # bench/common.py, next to this script
 
-from lmtutor.recipes import shakespeare_data
-from lmtutor.train import run_summary, train, train_preset
-from lmtutor.transformer import GPT, GPTConfig
+from lmtutor.train import train_preset
 
 # nanoGPT's documented CPU run of the same task (README, "I only have a macbook"):
 # n_layer 4, n_head 4, n_embd 128, block 64, batch 12, 2000 iters, dropout 0 -> val loss 1.88 in ~3 min.
@@ -35,20 +32,14 @@ def run(args: argparse.Namespace) -> dict:
     """Train the preset under the budget; return the curve and the final losses."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    tok, train_ids, val_ids = shakespeare_data()
     overrides = {"time_budget": args.budget}
     if args.eval_interval:
         overrides["eval_interval"] = args.eval_interval
     if args.max_steps:
         overrides["max_steps"] = args.max_steps
     cfg = train_preset(args.preset, **overrides)
-    torch.manual_seed(cfg.seed)
-    model = GPT(GPTConfig.preset(args.preset, vocab_size=tok.vocab_size))
-    t0 = time.perf_counter()
-    history = train(model, train_ids, val_ids, cfg, device="cpu")
-    wall = time.perf_counter() - t0
-    summary = run_summary(history, cfg.batch_size * model.config.block_size)
-    curve = {k: [round(v, 4) for v in history[k]] for k in ("eval_step", "elapsed", "train_loss", "val_loss")}
+    done = train_preset_run(args.preset, cfg, "cpu")
+    model, summary, curve, wall = done["model"], done["summary"], done["curve"], done["wall_s"]
     return {
         "settings": {
             "preset": args.preset,

@@ -204,8 +204,7 @@ def book_section(r: dict | None) -> str:
             "Each notebook top to bottom in a fresh kernel (seconds), with the book's cache of trained "
             "checkpoints filled (chapter 9's GPT, the offline 🤗 models of chapter 13). With an empty cache, "
             "the first chapter that needs one of them trains it first; chapter 9's model takes about 2.5 "
-            "minutes on this machine.\n\n"
-            + md_table(["notebook", "default mode", "fast mode"], rows)
+            "minutes on this machine.\n\n" + md_table(["notebook", "default mode", "fast mode"], rows)
         )
     lines = []
     if "nbval" in r:
