@@ -100,11 +100,17 @@ def test_chapter_page_has_title_figures_and_colab_button(
     assert colab in hrefs, f"{chapter_doc}: no Colab launch button to {colab}"
 
 
+def cells_on_page(built_site: Path, book_source: Path, chapter_doc: str, tag: str) -> list:
+    """The page's cells tagged ``tag``, after checking there are as many as in the notebook (at least one)."""
+    expected = len(tagged_cells(notebook_of(book_source, chapter_doc), tag))
+    assert expected >= 1, f"{chapter_doc}: the notebook has no {tag} cell (every chapter has exercises)"
+    cells = article_of(built_site / f"{chapter_doc}.html").select(f"div.cell.tag_{tag}")
+    assert len(cells) == expected, f"{chapter_doc}: {expected} {tag} cells in the notebook, {len(cells)} on the page"
+    return cells
+
+
 def test_solutions_are_folded(built_site: Path, book_source: Path, chapter_doc: str) -> None:
-    expected = len(tagged_cells(notebook_of(book_source, chapter_doc), "solution"))
-    assert expected >= 1, f"{chapter_doc}: the notebook has no solution cell (every chapter has exercises)"
-    cells = article_of(built_site / f"{chapter_doc}.html").select("div.cell.tag_solution")
-    assert len(cells) == expected, f"{chapter_doc}: {expected} solution cells in the notebook, {len(cells)} on the page"
+    cells = cells_on_page(built_site, book_source, chapter_doc, "solution")
     for i, cell in enumerate(cells, 1):
         code = cell.select_one(".cell_input")
         assert code is not None, f"{chapter_doc}: solution cell {i} lost its code"
@@ -116,10 +122,7 @@ def test_solutions_are_folded(built_site: Path, book_source: Path, chapter_doc: 
 
 
 def test_checks_show_their_tick(built_site: Path, book_source: Path, chapter_doc: str) -> None:
-    expected = len(tagged_cells(notebook_of(book_source, chapter_doc), "check"))
-    assert expected >= 1, f"{chapter_doc}: the notebook has no check cell (tag 'check')"
-    cells = article_of(built_site / f"{chapter_doc}.html").select("div.cell.tag_check")
-    assert len(cells) == expected, f"{chapter_doc}: {expected} check cells in the notebook, {len(cells)} on the page"
+    cells = cells_on_page(built_site, book_source, chapter_doc, "check")
     for i, cell in enumerate(cells, 1):
         output = cell.select_one(".cell_output")
         assert output is not None, f"{chapter_doc}: check cell {i} has no output on the page"
