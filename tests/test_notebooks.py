@@ -82,9 +82,40 @@ def test_exercises_have_solution_and_check_cells(path):
         assert "hide-input" in c["metadata"]["tags"], f"{path.name}: solution cell must be collapsed on the site"
         assert c["metadata"].get("nbgrader", {}).get("solution") is True
     for c in checks:
-        assert "lt.check(" in text(c) and "# NBVAL_CHECK_OUTPUT" in text(c)
+        assert "lt.check(" in text(c) and "nbval-check-output" in c["metadata"]["tags"]
         out = "".join("".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")) for o in c["outputs"])
         assert "✓" in out, f"{path.name}: a check cell does not show a passing solution: {out[:200]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_test_markers_are_cell_tags_not_code(path):
+    """Readers copy code cells: nbval's markers are cell tags, never comments in the code."""
+    for i, c in enumerate(code_cells(load(path))):
+        assert "NBVAL_" not in text(c), f"{path.name}: code cell {i} has an NBVAL comment; use the cell tag"
+        tags = c.get("metadata", {}).get("tags", [])
+        assert not {"nbval-check-output", "nbval-ignore-output"} <= set(tags), f"{path.name}: cell {i} has both tags"
+
+
+def site_url() -> str:
+    """The website's address, built from the one repository setting: https://<owner>.github.io/<repo>/."""
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    owner, repo = url.removeprefix("https://github.com/").split("/")
+    return f"https://{owner}.github.io/{repo}/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_links_to_book_pages_work_in_colab(path):
+    """A relative ../book/*.md link breaks in Colab: book pages are linked by the site's URL."""
+    site, pages = site_url(), {p.stem for p in (ROOT / "book").glob("*.md")}
+    for cell in load(path)["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        src = text(cell)
+        assert "](../book/" not in src, f"{path.name}: relative link to a book page; use {site}book/<page>.html"
+        for page in re.findall(r"https://[\w.-]+\.github\.io/[\w.-]+/book/(\w+)\.html", src):
+            assert f"{site}book/{page}.html" in src, f"{path.name}: book links must start with {site}"
+            assert page in pages, f"{path.name}: links to book/{page}.html, which does not exist"
+        assert ":::{" not in src and "{doc}`" not in src, f"{path.name}: MyST-only markup shows as raw text in Colab"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
