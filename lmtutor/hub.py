@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["HubTask", "Resolved", "TASKS", "hub_available", "offline_env", "cached_snapshot", "resolve", "load"]
+__all__ += ["has_model", "has_tokenizer", "partial_snapshot"]
 
 PROBE_TIMEOUT = 1.0  # seconds; the probe never blocks longer, even when DNS itself hangs
 PROBE_URL: str | None = None  # None: $HF_ENDPOINT or https://huggingface.co (tests point it elsewhere)
@@ -82,15 +83,17 @@ def offline_env() -> bool:
 
 
 def _probe(url: str, timeout: float) -> bool:
-    """One HEAD request in a daemon thread; any HTTP answer counts as reachable."""
+    """One HEAD request in a daemon thread; an answer below 500 counts as reachable."""
     result = [False]
 
     def ask() -> None:
         try:
             urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
             result[0] = True
-        except urllib.error.HTTPError:
-            result[0] = True  # the server answered (e.g. 401/404): it is reachable
+        except urllib.error.HTTPError as err:
+            # 401/404: the hub answered and serves files; 5xx: it is down or overloaded, and
+            # from_pretrained would fail after long retries, so it counts as unreachable.
+            result[0] = err.code < 500
         except Exception:  # DNS failure, refused, timeout, proxy error: unreachable
             result[0] = False
 
@@ -110,16 +113,53 @@ def hub_available(refresh: bool = False, timeout: float | None = None) -> bool:
     return _probe_cache[url]
 
 
-def cached_snapshot(repo_id: str) -> str | None:
-    """The folder of ``repo_id`` in the local 🤗 cache if it holds weights and a config, else None."""
+# A tokenizer is usable when one of these sets of files is there (fast, WordPiece, byte-level BPE,
+# SentencePiece, Marian). Without it transformers builds an almost empty tokenizer, silently.
+TOKENIZER_FILES = (
+    ("tokenizer.json",),
+    ("vocab.txt",),
+    ("vocab.json", "merges.txt"),
+    ("spiece.model",),
+    ("source.spm", "vocab.json"),
+    ("tokenizer.model",),
+    ("sentencepiece.bpe.model",),
+)
+
+
+def has_tokenizer(folder: str | Path) -> bool:
+    """True if ``folder`` holds the files of a tokenizer (see ``TOKENIZER_FILES``)."""
+    return any(all((Path(folder) / f).is_file() for f in files) for files in TOKENIZER_FILES)
+
+
+def has_model(folder: str | Path) -> bool:
+    """True if ``folder`` holds a config and weights."""
+    weights = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
+    return (Path(folder) / "config.json").is_file() and any((Path(folder) / f).is_file() for f in weights)
+
+
+def _snapshot_folder(repo_id: str) -> Path | None:
     try:
         from huggingface_hub import snapshot_download
 
-        folder = Path(snapshot_download(repo_id, local_files_only=True))
-    except Exception:  # not cached, or a partial download
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception:  # not cached at all
         return None
-    has_weights = any((folder / f).exists() for f in ("model.safetensors", "pytorch_model.bin"))
-    return str(folder) if has_weights and (folder / "config.json").exists() else None
+
+
+def cached_snapshot(repo_id: str) -> str | None:
+    """The folder of ``repo_id`` in the local 🤗 cache if it holds a config, weights *and* a tokenizer, else None.
+
+    A snapshot with the model files but not the tokenizer's (left by a call that fetched only the
+    model) does not count: loading it would give a tokenizer that maps every word to ``[UNK]``.
+    """
+    folder = _snapshot_folder(repo_id)
+    return str(folder) if folder is not None and has_model(folder) and has_tokenizer(folder) else None
+
+
+def partial_snapshot(repo_id: str) -> str | None:
+    """The cached folder of ``repo_id`` if it holds the model but not its tokenizer (for error messages)."""
+    folder = _snapshot_folder(repo_id)
+    return str(folder) if folder is not None and has_model(folder) and not has_tokenizer(folder) else None
 
 
 def _task(task: str) -> HubTask:

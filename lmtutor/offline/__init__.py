@@ -86,8 +86,6 @@ def read_info(folder: Path) -> dict:
 
 
 def _builders() -> dict[str, Callable[..., OfflineCheckpoint]]:
-    from . import encoders, gpt2, seq2seq
-
     return {
         "shakespeare-gpt2": gpt2.shakespeare_gpt2,
         "t5-tasks": seq2seq.t5_tasks,
@@ -134,3 +132,9 @@ def cached_or_build(name: str, folder: Path, make: Callable[[Path], dict]) -> Of
             write_info(tmp, **make(tmp))
     info = read_info(folder)
     return OfflineCheckpoint(name, folder, info["description"], info.get("metrics", {}), info.get("examples", []))
+
+
+# The submodules are part of the package's interface (chapter 13 uses ``lt.offline.data`` and
+# ``lt.offline.encoders`` whatever the source of its models): import them with the package, after
+# the names above that they import from it.
+from . import data, encoders, gpt2, seq2seq, tok  # noqa: E402, F401

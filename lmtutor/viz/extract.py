@@ -177,8 +177,9 @@ def _max_length(model, tokenizer, max_length: int | None) -> int:
     return min(valid) if valid else 512
 
 
-def _seq2seq(model, tokenizer, enc, target: str, device, name: str) -> Seq2SeqAttention:
-    labels = tokenizer(text_target=target, return_tensors="pt")["input_ids"]  # (1, T_tgt)
+def _seq2seq(model, tokenizer, enc, target: str, device, name: str, limit: int) -> Seq2SeqAttention:
+    # the decoder has a position limit too: the target is truncated like the source
+    labels = tokenizer(text_target=target, return_tensors="pt", truncation=True, max_length=limit)["input_ids"]
     start = model.config.decoder_start_token_id
     start = model.config.pad_token_id if start is None else start
     decoder_ids = torch.cat([torch.tensor([[start]]), labels[:, :-1]], dim=1)  # shift right: teacher forcing
@@ -212,7 +213,7 @@ def attention_from_hf(
     if getattr(model.config, "is_encoder_decoder", False):
         if target is None or text_pair is not None:
             raise ValueError("encoder–decoder models need target='decoder text' (and no text_pair)")
-        return _seq2seq(model, tokenizer, enc, target, device, name)
+        return _seq2seq(model, tokenizer, enc, target, device, name, limit)
     if target is not None:
         raise ValueError("target is only for encoder–decoder models; this model has a single stack")
     with torch.no_grad(), _eager_attention(model):
