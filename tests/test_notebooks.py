@@ -128,3 +128,15 @@ def test_colab_link_and_install_cell_follow_the_repository_setting(path):
     assert colab in text(cells[0]), f"{path.name}: the title cell should link to {colab}"
     install = [text(c) for c in cells if c["cell_type"] == "code" and "%pip install" in text(c)]
     assert install and f'"lmtutor[book] @ git+{url}"' in install[0], f"{path.name}: install cell must use {url}"
+
+
+def test_every_chapter_named_exists():
+    """A "chapter N" in a notebook's text or on a book page must point to a chapter that is in the book."""
+    have = {int(p.name[:2]) for p in NOTEBOOKS}
+    pages = [(p.name, [text(c) for c in load(p)["cells"] if c["cell_type"] == "markdown"]) for p in NOTEBOOKS]
+    pages += [(p.name, [p.read_text(encoding="utf-8")]) for p in (ROOT / "book").glob("*.md")]
+    missing = sorted(
+        {(name, int(m)) for name, texts in pages for t in texts for m in re.findall(r"[Cc]hapters? (\d{1,2})\b", t)}
+        - {(name, n) for name, _ in pages for n in have}
+    )
+    assert not missing, f"references to chapters that do not exist: {missing}"
