@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+
+from .checkpoint import clean_stale_temps
 
 __all__ = [
     "SHAKESPEARE_URL",
@@ -54,19 +57,83 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download(url: str, dest: Path, sha256: str, timeout: float = 10.0) -> Path:
+CONNECT_TIMEOUT = 2.0  # seconds to connect and get the response headers
+STALL_TIMEOUT = 10.0  # seconds without a single byte
+DOWNLOAD_DEADLINE = 120.0  # seconds for the whole file (1.1 MB: ~11 s at 100 kB/s)
+MIN_RATE = 1000.0  # bytes/s on average, checked once STALL_TIMEOUT seconds have passed: a trickle is a stall
+
+
+def _copy(resp, out, url: str, dest: Path, stall: float, deadline: float) -> None:
+    """Copy the response to ``out`` chunk by chunk; a stall or the overall deadline raises ``DataError``."""
+    start, got = time.monotonic(), 0
+    sock = getattr(getattr(getattr(resp, "fp", None), "raw", None), "_sock", None)
+    read = getattr(resp, "read1", resp.read)  # read1 returns what has arrived instead of waiting for 64 KiB
+    while True:
+        left = deadline - (time.monotonic() - start)
+        try:
+            if left <= 0:
+                raise TimeoutError
+            if sock is not None:
+                sock.settimeout(min(stall, left))
+            chunk = read(1 << 16)
+        except TimeoutError:  # socket.timeout is TimeoutError
+            took = time.monotonic() - start
+            why = f"the {deadline:g} s deadline passed" if took >= deadline else f"no data for {stall:g} s"
+            raise DataError(
+                f"Download of {url} stopped after {took:.1f} s with {got} bytes received "
+                f"({why}): the connection is too slow or stalled. Try again later, or "
+                f"download the file by hand and save it as {dest}."
+            ) from None
+        if not chunk:
+            if getattr(resp, "length", None):  # the server closed the connection early
+                raise DataError(
+                    f"Download of {url} broke off after {got} bytes ({resp.length} missing). Try again, or "
+                    f"download the file by hand and save it as {dest}."
+                )
+            return
+        out.write(chunk)
+        got += len(chunk)
+        took = time.monotonic() - start
+        if took > stall and got < MIN_RATE * took:
+            raise DataError(
+                f"Download of {url} is too slow: {got} bytes in {took:.1f} s (under {MIN_RATE:g} bytes/s). Try "
+                f"again later, or download the file by hand and save it as {dest}."
+            )
+
+
+def download(
+    url: str,
+    dest: Path,
+    sha256: str,
+    timeout: float | None = None,
+    connect_timeout: float | None = None,
+    deadline: float | None = None,
+) -> Path:
     """Download ``url`` to ``dest`` atomically; refuse (and keep nothing) if the SHA-256 differs.
 
     The bytes go to a temporary file in the destination folder, are verified, and only then
-    renamed over ``dest`` -- an interrupted or corrupted download never leaves a bad file behind.
+    renamed over ``dest`` -- an interrupted or corrupted download never leaves a bad file behind
+    (and temporaries of earlier interrupted downloads are removed). Waits are bounded: connecting
+    by ``connect_timeout`` (2 s), silence by ``timeout`` (10 s), the whole file by ``deadline`` (120 s);
+    after ``timeout`` seconds, an average under ``MIN_RATE`` bytes/s counts as stalled too.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    clean_stale_temps(dest, ".part")
+    stall = STALL_TIMEOUT if timeout is None else timeout
+    deadline = DOWNLOAD_DEADLINE if deadline is None else deadline
+    connect = CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            while chunk := resp.read(1 << 16):
-                out.write(chunk)
+        resp = urllib.request.urlopen(url, timeout=connect)
+    except (urllib.error.URLError, TimeoutError) as err:
+        raise DataError(
+            f"Could not download {url} ({getattr(err, 'reason', None) or err or type(err).__name__}; connect "
+            f"deadline {connect:g} s). Check the connection, or download the file by hand and save it as {dest}."
+        ) from None
+    fd, tmp = tempfile.mkstemp(prefix=f"{dest.name}.{os.getpid()}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, resp:
+            _copy(resp, out, url, dest, stall, deadline)
         got = sha256_of(Path(tmp))
         if got != sha256:
             raise DataError(
@@ -100,7 +167,7 @@ def load_shakespeare(directory: str | Path | None = None, download_if_missing: b
             raise DataError(_missing_message(path, "download disabled"))
         try:
             download(SHAKESPEARE_URL, path, SHAKESPEARE_SHA256)
-        except (urllib.error.URLError, OSError, TimeoutError) as err:
+        except (urllib.error.URLError, OSError, DataError) as err:
             raise DataError(_missing_message(path, f"{type(err).__name__}: {err}")) from None
     got = sha256_of(path)
     if got != SHAKESPEARE_SHA256:
@@ -136,6 +203,11 @@ class CharTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Text -> list of ids; unknown characters raise a clear error."""
+        if not isinstance(text, str):
+            raise TypeError(
+                f"encode expects text (a str), got {type(text).__name__}"
+                + ("; did a function return None instead of the text?" if text is None else "; use str(...) first")
+            )
         try:
             return [self.stoi[c] for c in text]
         except KeyError as err:
@@ -147,7 +219,20 @@ class CharTokenizer:
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
         """List (or 1-D tensor) of ids -> text."""
         if isinstance(ids, torch.Tensor):
+            if ids.dim() > 1:
+                fix = "decode(out[0])" if ids.shape[0] == 1 else "one row at a time: [decode(row) for row in out]"
+                raise ValueError(f"decode expects a 1-D sequence of ids, got shape {tuple(ids.shape)}; use {fix}")
+            if ids.is_floating_point():
+                raise TypeError(f"decode expects integer token ids, got a {ids.dtype} tensor; use ids.long()")
             ids = ids.tolist()
+        if isinstance(ids, str):
+            raise TypeError(f"decode expects token ids, got the text {ids[:20]!r}; did you mean encode?")
+        ids = list(ids)
+        if any(isinstance(i, (list, tuple, str, float)) for i in ids):
+            raise TypeError(
+                f"decode expects a flat list (or 1-D tensor) of int ids, got {str(ids)[:30]}...; "
+                "for a batch of sequences decode one row, e.g. decode(ids[0])"
+            )
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:
             raise ValueError(f"Token ids {bad[:5]} are outside the vocabulary [0, {self.vocab_size}).")

@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint, restore_run, run_state, save_checkpoint
+from . import checkpoint as _ckpt
+from .checkpoint import TrainingDiverged, load_checkpoint, restore_run, run_state, save_checkpoint
 from .data import get_batch
 from .device import autocast, get_device, synchronize
 
@@ -33,6 +34,7 @@ __all__ = [
     "run_summary",
     "save_checkpoint",
     "load_checkpoint",
+    "TrainingDiverged",
 ]
 
 
@@ -57,6 +59,11 @@ class TrainConfig:
     compile: bool = False  # torch.compile on CUDA
 
     def __post_init__(self) -> None:
+        optional = ("min_lr", "grad_clip", "time_budget", "checkpoint_interval")
+        types = {**dict.fromkeys(_INTS, int), **dict.fromkeys(_FLOATS, float), "use_autocast": bool, "compile": bool}
+        _ckpt.check_types(self, types, optional)
+        if not (isinstance(self.betas, (tuple, list)) and len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)):
+            raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), e.g. (0.9, 0.99); got {self.betas!r}")
         checks = {
             "max_steps": self.max_steps >= 1,
             "batch_size": self.batch_size >= 1,
@@ -76,6 +83,9 @@ class TrainConfig:
                 "(steps, sizes and intervals must be >= 1, lr > 0, 0 <= min_lr <= lr, warmup_steps <= max_steps)"
             )
 
+
+_INTS = ("max_steps", "batch_size", "warmup_steps", "eval_interval", "eval_batches", "seed", "checkpoint_interval")
+_FLOATS = ("lr", "min_lr", "weight_decay", "grad_clip", "time_budget")
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     "nano": TrainConfig(max_steps=300, batch_size=32, lr=3e-3, warmup_steps=30, eval_interval=100, eval_batches=5),
@@ -194,7 +204,8 @@ def _check_data(model: nn.Module, **splits: torch.Tensor) -> None:
     vocab, block = model.config.vocab_size, model.config.block_size
     for name, data in splits.items():
         if not isinstance(data, torch.Tensor) or data.dim() != 1 or data.is_floating_point():
-            raise ValueError(f"{name} must be a 1-D tensor of token ids, got {getattr(data, 'shape', type(data))}")
+            got = f"{tuple(data.shape)} {data.dtype}" if isinstance(data, torch.Tensor) else type(data).__name__
+            raise ValueError(f"{name} must be a 1-D tensor of token ids (torch.long), got {got}; encode the text first")
         if len(data) <= block:
             raise ValueError(f"{name} has {len(data)} tokens; it needs more than block_size={block}")
         lo, hi = torch.aminmax(data)
@@ -207,7 +218,7 @@ def _check_data(model: nn.Module, **splits: torch.Tensor) -> None:
 
 def _resume(path, model, optimizer, gen, cfg, device) -> tuple[dict, int, float, float, bool]:
     """Restore a run from its checkpoint: (history, next step, elapsed and training seconds, finished?)."""
-    ck = restore_run(path, model, optimizer, gen, device)
+    ck = restore_run(path, model, optimizer, gen, device, cfg)
     history = ck["history"]
     history.setdefault("train_time", [])  # checkpoints of older versions
     out_of_time = cfg.time_budget is not None and ck["elapsed"] >= cfg.time_budget
@@ -277,13 +288,16 @@ def _loop(model, forward, optimizer, gen, data, cfg, device, callbacks, checkpoi
         history["step"].append(step)
         history["lr"].append(lr)
         if len(pending) >= sync_every or evaluate or save:
-            history["loss"].extend(torch.stack(pending).float().tolist())
+            new = torch.stack(pending).float().tolist()
+            history["loss"].extend(new)
             pending.clear()
+            _ckpt.check_finite(new, step + 1 - len(new), model, cfg, checkpoint_path, history)  # NaN/inf: stop
         state.update(step=step, loss=history["loss"][-1], lr=lr)
         _call(callbacks, "on_step", state)
         if evaluate:
             _evaluate(model, data, cfg, device, state, clock, callbacks)
         if save:
+            _ckpt.check_finite([], step, model, cfg, checkpoint_path, history)  # never save NaN weights over a good run
             state_now = run_state(model, optimizer, step, history, gen, cfg, clock.elapsed(), clock.training_seconds())
             save_checkpoint(checkpoint_path, **state_now)
         if out_of_time:
@@ -304,8 +318,12 @@ def train(
 
     With ``checkpoint_path`` and ``resume=True`` an existing checkpoint is loaded and training
     continues from its step (a finished run is just loaded); the result is the same as an
-    uninterrupted run (on CPU).
+    uninterrupted run (on CPU). A damaged checkpoint, or one saved with other model or training
+    settings, is refused with a message naming the differences; a NaN/inf loss stops the run
+    (``TrainingDiverged``) without overwriting the last good checkpoint.
     """
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}; e.g. TrainConfig(max_steps=300)")
     device = torch.device(device) if device is not None else get_device()
     _check_data(model, train_data=train_data, val_data=val_data)
     model.to(device).train()
@@ -315,6 +333,8 @@ def train(
     history, start, elapsed0, train_time0, finished = _new_history(), 0, 0.0, 0.0, False
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
         history, start, elapsed0, train_time0, finished = _resume(checkpoint_path, model, optimizer, gen, cfg, device)
+    if checkpoint_path is not None and not finished:  # a read-only or full folder is found now, not minutes later
+        _ckpt.check_writable(checkpoint_path, 3 * sum(p.numel() * p.element_size() for p in model.parameters()) + 2**20)
     forward = torch.compile(model) if cfg.compile and device.type == "cuda" else model
     state = {"cfg": cfg, "history": history, "step": start, "model": model, "device": device}
     _call(callbacks, "on_start", state)

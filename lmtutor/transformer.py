@@ -7,6 +7,7 @@ embeddings) so that ``lmtutor.hf`` can map its weights one-to-one onto 🤗 ``GP
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
@@ -40,10 +41,23 @@ class GPTConfig:
     extra: dict = field(default_factory=dict)  # free-form notes (e.g. which preset)
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "d_ff"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+            if (value is None and name == "d_ff") or (type(value) is int and value >= 1):
+                continue
+            fix = f"; use {name}={int(value)}" if isinstance(value, str) and value.strip().isdigit() else ""
+            fix = fix or f"; e.g. {name}={getattr(GPTConfig, name)}"
+            if name == "d_ff":
+                fix = "; use None for the default 4 * d_model" if value == 0 else fix
+            raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r} ({type(value).__name__}){fix}")
+        eps = self.layer_norm_eps
+        if not (isinstance(eps, (int, float)) and 0 < eps < 1):
+            raise ValueError(f"GPTConfig.layer_norm_eps must be a small positive number (e.g. 1e-5), got {eps!r}")
+        for name in ("bias", "tie_weights"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r} (no quotes)")
+        if not isinstance(self.dropout, (int, float)):
+            raise ValueError(f"GPTConfig.dropout must be a number in [0, 1), got {self.dropout!r}; e.g. dropout=0.1")
         if self.d_model % self.n_head:
             raise ValueError(f"GPTConfig.d_model={self.d_model} must be divisible by n_head={self.n_head}")
         if self.d_ff is None:
@@ -215,11 +229,17 @@ class GPT(nn.Module):
         self._check_idx(idx)
         if targets is not None and targets.shape != idx.shape:
             raise ValueError(f"targets must have the same shape as idx {tuple(idx.shape)}, got {tuple(targets.shape)}")
+        if targets is not None and (targets.is_floating_point() or targets.is_complex()):
+            raise TypeError(
+                f"targets must hold integer token ids (torch.long), got {targets.dtype}; use targets.long()"
+            )
         x, _ = self._hidden(idx)
         logits = self.lm_head(x)  # (B, T, V)
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten().long(), ignore_index=-1)
+        if not torch.compiler.is_compiling() and loss.isnan() and bool((targets == -1).all()):
+            raise ValueError("every target is -1 (ignored), so the loss is undefined; keep at least one real target")
         return logits, loss
 
     @torch.no_grad()
@@ -248,8 +268,15 @@ class GPT(nn.Module):
         are the same as without the cache.
         """
         self._check_idx(idx)
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral):
+            raise TypeError(
+                f"max_new_tokens must be an int (a number of tokens), got {max_new_tokens!r} "
+                f"({type(max_new_tokens).__name__}); e.g. max_new_tokens=int({max_new_tokens!r})"
+            )
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        if isinstance(temperature, str) or (isinstance(temperature, float) and not math.isfinite(temperature)):
+            raise ValueError(f"temperature must be a finite number > 0 (1.0 is neutral), got {temperature!r}")
         bs, cache = self.config.block_size, None
         for _ in range(max_new_tokens):
             if use_cache and cache is not None and len(cache) < bs:

@@ -349,3 +349,27 @@ def test_grid_and_summary_figures():
 def test_bad_input_gets_a_clear_message(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+DOLLAR_TOKENS = ["$$", "price", "$", "5", "$x$", "\\"]  # "$$" is a real GPT-2 token
+
+
+def test_dollar_tokens_draw_as_text_in_every_view():
+    w = random_attention(2, 2, 6, 6)
+    ax = lt.viz.attention_heatmap(w[0, 0], DOLLAR_TOKENS)
+    ax.figure.canvas.draw()  # mathtext would raise here on "$$"
+    assert [t.get_text() for t in ax.get_xticklabels()][:3] == [r"\$\$", "price", r"\$"]
+    plt.close(ax.figure)
+    for view in (head_view(w, DOLLAR_TOKENS), model_view(w, DOLLAR_TOKENS)):
+        assert view.png().startswith(b"\x89PNG")
+        assert json.loads(re.search(r'application/json" id="[^"]+">(.*?)</script>', view.html(), re.S)[1])
+
+
+def test_non_finite_attention_is_refused_not_written_as_nan():
+    w = random_attention(1, 1, 3, 3)
+    w[0, 0, 1] = float("nan")
+    for make in (head_view, model_view):
+        with pytest.raises(ValueError, match=r"NaN/inf weights \(first at layer 0, head 0, query 1, key 0\)"):
+            make(w, ["a", "b", "c"])
+    with pytest.raises(ValueError, match="NaN/inf values"):
+        lt.viz.attention_heatmap(w[0, 0])

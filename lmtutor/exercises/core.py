@@ -218,6 +218,12 @@ def _log(res: CheckResult) -> None:
 
 def check(name: str, fn: Callable) -> CheckResult:
     """Check a learner's function against exercise ``name``; the result prints as friendly feedback."""
+    if not isinstance(name, str):
+        swapped = isinstance(fn, str) and callable(name)
+        raise TypeError(
+            f"check(name, fn) takes the exercise name (a str) first, got {type(name).__name__}"
+            + (f"; the arguments are swapped: use check({fn!r}, {getattr(name, '__name__', 'fn')})" if swapped else "")
+        )
     ex = get(name)
     if not callable(fn):
         res = CheckResult(

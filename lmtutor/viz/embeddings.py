@@ -29,7 +29,7 @@ def plot_projection(
         sel = torch.tensor([x == g for x in groups])
         ax.scatter(points[sel, 0], points[sel, 1], s=25, label=g or None)
     for (x, y), text in zip(points.tolist(), labels, strict=True):
-        ax.annotate(text, (x, y), fontsize=fontsize, xytext=(3, 3), textcoords="offset points")
+        ax.annotate(str(text).replace("$", r"\$"), (x, y), fontsize=fontsize, xytext=(3, 3), textcoords="offset points")
     if any(groups):
         ax.legend(fontsize=8, loc="best")
     ax.set(xlabel="principal component 1", ylabel="principal component 2", title=title)
@@ -63,7 +63,7 @@ def neighbour_view(
     left.legend(fontsize=8, loc="best")
     names = [f"{j}: {_shorten(texts[j])}" for j in idx.tolist()]
     right.barh(range(k)[::-1], sims.tolist(), color="tab:blue")
-    right.set_yticks(range(k)[::-1], names, fontsize=7)
+    right.set_yticks(range(k)[::-1], [str(n).replace("$", r"\$") for n in names], fontsize=7)
     xlim = (min(0.0, float(sims.min())), 1.0)
     right.set(xlabel="cosine similarity", xlim=xlim, title=f"top {k}: {_shorten(query)!r}")
     fig.tight_layout()

@@ -44,7 +44,14 @@ class AttentionData:
         if not isinstance(a, torch.Tensor) or a.dim() != 4:
             shape = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
             raise ValueError(f"attentions must be a (L, H, T_q, T_k) tensor, got {shape}; use attention_data()")
-        self.attentions = a.detach().float().cpu()
+        self.attentions = a = a.detach().float().cpu()
+        if not torch.isfinite(a).all():
+            first = [int(i) for i in (~torch.isfinite(a)).nonzero()[0]]
+            raise ValueError(
+                f"attentions hold {int((~torch.isfinite(a)).sum())} NaN/inf weights (first at layer {first[0]}, head "
+                f"{first[1]}, query {first[2]}, key {first[3]}); the model produced non-finite attention (a fully "
+                "masked row, or NaN weights or inputs): check the model and the mask before viewing"
+            )
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if len(self.tokens) != a.shape[2]:

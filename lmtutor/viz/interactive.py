@@ -156,7 +156,9 @@ class AttentionView:
 
     def html(self) -> str:
         """The HTML fragment: root element with a PNG fallback, JSON data, CSS and JavaScript."""
-        payload = json.dumps(self.config, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+        payload = json.dumps(self.config, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace(
+            "<", "\\u003c"
+        )
         digest = hashlib.sha1(payload.encode()).hexdigest()[:8]
         uid = f"lmt-attn-{digest}-{next(_ids)}"
         img = base64.b64encode(self.png()).decode("ascii")

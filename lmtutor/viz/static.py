@@ -46,8 +46,8 @@ def _check_labels(labels: Sequence[str] | None, n: int, axis: str) -> None:
 
 
 def _shown(label: str) -> str:
-    """Whitespace made visible (``' '`` -> ``␣``); other labels unchanged."""
-    return _visible(label) if label.strip() != label or not label else label
+    """Whitespace made visible (``' '`` -> ``␣``); ``$`` escaped so that matplotlib never reads mathtext."""
+    return (_visible(label) if label.strip() != label or not label else label).replace("$", r"\$")
 
 
 def _set_ticks(ax: plt.Axes, axis: str, labels: Sequence[str] | None, n: int, max_labels: int) -> str:
@@ -91,6 +91,12 @@ def attention_heatmap(
     w = _np(weights)
     if w.ndim != 2:
         raise ValueError(f"weights must be 2-D (T_q, T_k), got shape {w.shape}; pick a layer and head first")
+    if not np.isfinite(w).all():
+        q, k = np.argwhere(~np.isfinite(w))[0]
+        raise ValueError(
+            f"weights hold {int((~np.isfinite(w)).sum())} NaN/inf values (first at query {q}, key {k}); the model "
+            "produced non-finite attention (a fully masked row, or NaN weights or inputs): check it before plotting"
+        )
     if max_labels < 1 or (max_tokens is not None and max_tokens < 1):
         raise ValueError(f"max_labels and max_tokens must be >= 1, got {max_labels}, {max_tokens}")
     y_labels = x_labels if y_labels is None and w.shape[0] == w.shape[1] else y_labels
