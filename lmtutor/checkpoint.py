@@ -143,7 +143,7 @@ def clean_stale_temps(target: Path, suffix: str, max_age: float = 3600.0) -> lis
             age = time.time() - tmp.stat().st_mtime
             writer_gone = pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid)))
             if writer_gone or age > max_age:
-                tmp.unlink()
+                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()  # a folder: an interrupted model build
                 removed.append(tmp)
         except OSError:
             pass  # removed meanwhile, or not ours to remove

@@ -202,6 +202,25 @@ def test_kill_9_during_saves_leaves_a_good_checkpoint_and_the_next_save_cleans_u
     assert os.listdir(tmp_path) == ["big.pt"]
 
 
+def test_interrupted_model_builds_leave_no_folder_behind(tmp_path):
+    """lmtutor.offline builds 🤗 checkpoints in a temporary folder; one left by a killed build goes next time."""
+    from lmtutor.offline import atomic_folder
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    final = tmp_path / "t5-tasks-120"
+    stale, live = (
+        tmp_path / f".t5-tasks-120.{dead.stdout.strip()}.abc.tmp",
+        tmp_path / f".t5-tasks-120.{os.getppid()}.x.tmp",
+    )
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"x" * 100)
+    with atomic_folder(final) as tmp:
+        (tmp / "config.json").write_text("{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([final.name, live.name])
+    assert (final / "config.json").exists()
+
+
 def test_stale_download_parts_are_removed(tmp_path):
     content = b"text\n" * 10
     src = tmp_path / "remote.txt"

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..checkpoint import clean_stale_temps
 from ..recipes import cache_dir
 
 __all__ = ["OfflineCheckpoint", "BUILDERS", "build", "checkpoint_root", "atomic_folder", "cached_or_build"]
@@ -63,7 +64,8 @@ def atomic_folder(final: Path) -> Iterator[Path]:
     """Yield a temporary folder next to ``final``; rename it to ``final`` only if the block succeeds."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    clean_stale_temps(final.parent / f".{final.name}", ".tmp")  # left by builds that were interrupted
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp
         if final.exists():  # another process finished first: keep its folder
