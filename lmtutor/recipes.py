@@ -27,9 +27,9 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "lmtutor" / "runs"
 
 
-def default_preset() -> str:
-    """``nano`` in fast mode, ``gpu`` on CUDA, else ``cpu``."""
-    return pick("cpu", fast="nano", gpu="gpu")
+def default_preset(device: torch.device | str | None = None) -> str:
+    """``nano`` in fast mode, ``gpu`` when the chapter runs on CUDA (``device`` or ``get_device()``), else ``cpu``."""
+    return pick("cpu", fast="nano", gpu="gpu", device=device)
 
 
 def shakespeare_data() -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
@@ -60,10 +60,10 @@ def shakespeare_gpt(
     run continues from its last checkpoint (saved at every evaluation); ``retrain=True`` trains
     from scratch and replaces the checkpoint that later chapters load.
     """
-    preset = preset or default_preset()
+    device = torch.device(device) if device is not None else get_device()
+    preset = preset or default_preset(device)
     cfg = train_config or train_preset(preset)
     cfg = replace(cfg, checkpoint_interval=cfg.checkpoint_interval or cfg.eval_interval)
-    device = torch.device(device) if device is not None else get_device()
     tok, train_ids, val_ids = shakespeare_data()
     with torch.random.fork_rng(devices=[]):  # the same initial weights every time, the caller's RNG untouched
         torch.manual_seed(cfg.seed)

@@ -9,6 +9,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from .device import get_device
+
 __all__ = ["set_seed", "is_fast", "pick", "count_parameters"]
 
 T = TypeVar("T")
@@ -28,11 +30,15 @@ def is_fast() -> bool:
     return os.environ.get("LMTUTOR_FAST", "0").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def pick(default: T, fast: T | None = None, gpu: T | None = None) -> T:
-    """Choose a setting by execution mode: ``fast`` under LMTUTOR_FAST, ``gpu`` on CUDA, else ``default``."""
+def pick(default: T, fast: T | None = None, gpu: T | None = None, device: torch.device | str | None = None) -> T:
+    """Choose a setting by execution mode: ``fast`` under LMTUTOR_FAST, ``gpu`` on CUDA, else ``default``.
+
+    "On CUDA" means the device the chapter runs on: ``device`` if given, else ``get_device()`` (which
+    honours ``LMTUTOR_DEVICE``), so a CUDA machine forced to the CPU gets the CPU settings.
+    """
     if fast is not None and is_fast():
         return fast
-    if gpu is not None and torch.cuda.is_available():
+    if gpu is not None and (torch.device(device) if device is not None else get_device()).type == "cuda":
         return gpu
     return default
 

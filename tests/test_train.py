@@ -142,3 +142,21 @@ def test_run_summary_counts_tokens_and_time():
     assert s["steps"] == 12 and s["tokens"] == 12 * 4 * 16
     assert 0 < s["train_seconds"] <= s["wall_seconds"] and s["val_loss"] == hist["val_loss"][-1]
     assert s["tokens_per_s"] == pytest.approx(s["tokens"] / s["train_seconds"])
+
+
+def test_the_execution_mode_follows_the_device_the_chapter_runs_on(monkeypatch):
+    """A CUDA machine forced to the CPU (LMTUTOR_DEVICE=cpu) must train the CPU preset, not the GPU one."""
+    from lmtutor import recipes
+    from lmtutor.utils import pick
+
+    monkeypatch.delenv("LMTUTOR_FAST", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # as on a machine with a GPU
+    monkeypatch.setenv("LMTUTOR_DEVICE", "cpu")
+    assert pick("cpu-steps", gpu="gpu-steps") == "cpu-steps"
+    assert recipes.default_preset() == "cpu"
+    monkeypatch.delenv("LMTUTOR_DEVICE")
+    assert pick("cpu-steps", gpu="gpu-steps") == "gpu-steps"  # get_device() is CUDA now
+    assert recipes.default_preset() == "gpu"
+    assert recipes.default_preset(device="cpu") == "cpu"  # an explicit device wins
+    monkeypatch.setenv("LMTUTOR_FAST", "1")
+    assert recipes.default_preset() == "nano"
