@@ -57,11 +57,9 @@ register(
                 "so the wavelengths grow only half as fast.",
             ),
             Mistake(
-                lambda t, d: _table(
-                    t, d, lambda col, dm: 2 * col, lambda a: torch.sin(a / d), lambda a: torch.sin(a / d)
-                ),
-                "This is the garbled formula of the source article. The divisor is 10000^(2i/d_model): "
-                "d_model belongs in the exponent, and odd columns use cos.",
+                lambda t, d: _table(t, d, lambda col, dm: 2 * col / dm, torch.sin, torch.sin),
+                "This is source 003's formula as printed: a sine in every column, with exponent 2j/d_model for "
+                "column j. Columns 2i and 2i+1 share the exponent 2i/d_model, and odd columns use cos.",
             ),
             Mistake(
                 _half_split,
