@@ -140,3 +140,12 @@ def test_every_chapter_named_exists():
         - {(name, n) for name, _ in pages for n in have}
     )
     assert not missing, f"references to chapters that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_has_alt_text(path):
+    """The site shows a figure with the text of the cell's mystnb.image.alt: say what the figure shows."""
+    for i, c in enumerate(code_cells(load(path))):
+        if any("image/png" in o.get("data", {}) for o in c["outputs"]):
+            alt = c.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
+            assert len(alt.split()) >= 4, f"{path.name}: code cell {i} draws a figure without alt text"
