@@ -18,7 +18,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from lmtutor.classroom import (
     GradeOptions,
@@ -147,10 +146,24 @@ def test_student_build_of_a_chapter_keeps_everything_else(chapter, tmp_path):
             assert o.source == s.source and outputs_text(o) == outputs_text(s)
 
 
+_RUN = """
+import sys, nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+nbformat.write(nb, sys.argv[3])
+"""
+
+
 def _execute(path: Path, cwd: Path) -> nbformat.NotebookNode:
-    nb = read_notebook(path)
-    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
-    return nb
+    """Run the notebook in its own client process, as a learner's Jupyter would: the state of the
+    test process (earlier tests' threads, servers and event loops) cannot reach the kernel's messages."""
+    out = path.with_name(path.stem + ".executed.ipynb")
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUN, str(path), str(cwd), str(out)], capture_output=True, text=True, timeout=1200
+    )
+    assert proc.returncode == 0, f"{path.name} failed to run:\n{proc.stderr[-4000:]}"
+    return read_notebook(out)
 
 
 @pytest.mark.parametrize("chapter", [CHAPTER, *CHAPTERS], ids=lambda p: p.name)

@@ -99,5 +99,10 @@ def embedding_explorer(
 
     box.observe(update, names="value")
     k.observe(update, names="value")
-    update()
+    if box.value.strip():  # the first view goes into the widget's outputs directly: capturing output
+        fig, _ = neighbour_view(box.value, texts, embeddings, embed_fn, groups, k.value)  # while the
+        out.append_display_data(fig)  # cell itself runs can hold up a notebook runner's execute reply
+        plt.close(fig)
+    else:
+        update()
     return widgets.VBox([widgets.HBox([box, k]), out])
