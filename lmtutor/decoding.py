@@ -212,17 +212,20 @@ def next_token_explorer(logits: torch.Tensor, labels: list[str], context: str = 
     top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p")
     out = widgets.Output()
 
+    def draw():
+        fig, ax = plt.subplots(figsize=(8, 3))
+        plot_next_token(logits, labels, temp.value, top_k.value or None, top_p.value, ax=ax)
+        ax.set_title(f"after {context[-30:]!r}\n{ax.get_title()}", fontsize=9)
+        fig.tight_layout()
+        plt.close(fig)
+        return fig
+
     def update(_=None) -> None:
         out.clear_output(wait=True)
         with out:
-            fig, ax = plt.subplots(figsize=(8, 3))
-            plot_next_token(logits, labels, temp.value, top_k.value or None, top_p.value, ax=ax)
-            ax.set_title(f"after {context[-30:]!r}\n{ax.get_title()}", fontsize=9)
-            fig.tight_layout()
-            display(fig)
-            plt.close(fig)
+            display(draw())
 
     for w in (temp, top_k, top_p):
         w.observe(update, names="value")
-    update()
+    out.append_display_data(draw())  # not `with out:` while the cell runs: it holds up notebook runners
     return widgets.VBox([widgets.HBox([temp, top_k, top_p]), out])
