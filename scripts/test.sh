@@ -15,6 +15,7 @@ stage() {  # stage NAME COMMAND...: run, time, remember
     times+=("$(printf '%-22s %4d s' "$name" $((SECONDS - t0)))")
 }
 stage "lint (ruff)"        ruff check .
+stage "format (ruff)"      ruff format --check .
 stage "unit tests"         python -m pytest -q -m "not site and not online" tests
 stage "notebooks (nbval)"  env LMTUTOR_FAST=1 python -m pytest -q --nbval-lax --nbval-current-env \
                                --nbval-cell-timeout=600 -p no:cacheprovider notebooks
