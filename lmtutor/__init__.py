@@ -2,7 +2,7 @@
 
 Topic modules (each names the chapter that introduces it): ``device``, ``utils``, ``data``,
 ``attention``, ``embeddings``, ``positional``, ``transformer``, ``decoding``, ``train``, ``callbacks``,
-``viz``, ``hf``, ``exercises``. The most used names are re-exported here, so a notebook
+``viz``, ``hf``, ``hub``, ``tasks``, ``exercises``. The most used names are re-exported here, so a notebook
 starts with ``import lmtutor as lt``.
 """
 
@@ -24,6 +24,7 @@ from . import (  # noqa: F401
     recurrent,
     seq2seq,
     synthetic,
+    tasks,
     tokenization,
     train,
     transformer,

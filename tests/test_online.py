@@ -73,8 +73,8 @@ def test_every_task_loads_the_hub_model(repos, tmp_path):
             """
             import json, torch, lmtutor as lt
             result = {}
-            for task in lt.hub.TASKS:
-                model, tok, where = lt.hub.load(task)
+            for task in lt.tasks.TASKS:
+                model, tok, where = lt.tasks.load(task)
                 ids = tok("Hello there", return_tensors="pt")["input_ids"]
                 result[task] = [where.source, str(where), len(tok), int(ids.numel())]
             print(json.dumps(result))
@@ -161,7 +161,7 @@ def test_resolve_skips_a_cached_model_without_its_tokenizer(repos, tmp_path):
         out = run_py(
             """
             import json, lmtutor as lt
-            where = lt.hub.resolve("text-generation")
+            where = lt.tasks.resolve("text-generation")
             print(json.dumps({"source": where.source, "text": str(where)}))
             """,
             online_env(hub, tmp_path, offline=True),
@@ -179,7 +179,7 @@ def test_a_hub_that_is_down_or_hangs_falls_back_to_the_book(repos, tmp_path, mod
             t = time.perf_counter()
             available = lt.hub.hub_available()
             probe = time.perf_counter() - t
-            where = lt.hub.resolve("text-generation")
+            where = lt.tasks.resolve("text-generation")
             print(json.dumps({"available": available, "probe_s": probe, "source": where.source, "text": str(where)}))
             """,
             online_env(hub, tmp_path),

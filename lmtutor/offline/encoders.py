@@ -19,8 +19,8 @@ import torch
 from ..device import get_device
 from ..pretrained import minilm_path
 from ..utils import pick
-from . import OfflineCheckpoint, cached_or_build, checkpoint_root
 from .data import SENTIMENT_LABELS, qa_examples, sentiment_examples
+from .store import OfflineCheckpoint, cached_or_build, checkpoint_root
 
 __all__ = ["minilm_sentiment", "minilm_qa", "finetune_with_trainer", "best_span", "answer_question", "qa_features"]
 __all__ += ["exact_match", "token_f1"]

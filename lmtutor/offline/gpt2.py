@@ -9,7 +9,7 @@ import torch
 from ..data import CharTokenizer
 from ..hf import to_hf_gpt2
 from ..transformer import GPT
-from . import OfflineCheckpoint, cached_or_build, checkpoint_root
+from .store import OfflineCheckpoint, cached_or_build, checkpoint_root
 from .tok import gpt_char_tokenizer
 
 __all__ = ["export_gpt2", "shakespeare_gpt2"]

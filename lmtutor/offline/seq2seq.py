@@ -23,8 +23,8 @@ from .. import synthetic
 from ..device import get_device
 from ..train import TrainConfig, lr_at
 from ..utils import pick
-from . import OfflineCheckpoint, cached_or_build, checkpoint_root
 from .data import summary_pairs
+from .store import OfflineCheckpoint, cached_or_build, checkpoint_root
 from .tok import seq2seq_bpe_tokenizer
 
 __all__ = ["PREFIXES", "task_data", "t5_config", "marian_config", "train_seq2seq", "exact_match", "t5_tasks"]
