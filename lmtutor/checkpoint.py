@@ -8,14 +8,11 @@ compares the saved model and training settings with the new ones and names every
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import math
-import os
 import re
 import shutil
 import tempfile
-import time
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -23,38 +20,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .storage import atomic_file, clean_stale_temps
+
 # fmt: off
 __all__ = ["CheckpointError", "TrainingDiverged", "save_checkpoint", "load_checkpoint", "content_hash", "run_state",
-           "restore_run", "check_writable", "check_finite", "check_types", "clean_stale_temps"]
+           "restore_run", "check_writable", "check_finite", "clean_stale_temps"]
 # fmt: on
 
 HASH_KEY = "_lmtutor_sha256"
 # Settings that change the training trajectory; the others (evaluation, checkpoint interval, compile) do not.
 TRAJECTORY = ("batch_size", "lr", "min_lr", "warmup_steps", "weight_decay", "betas", "grad_clip", "time_budget", "seed")
 _PLAIN = (int, float, str, bool, type(None), torch.dtype, torch.device)
-
-
-def check_types(obj, types: dict[str, type], optional: tuple[str, ...] = ()) -> None:
-    """Config fields of the wrong type (``batch_size="32"``, ``max_steps=1e3``, ``lr=inf``) -> a clear error."""
-    for name, kind in types.items():
-        value = getattr(obj, name)
-        want = {int: "an int", float: "a finite number", bool: "True or False"}[kind]
-        want += " or None" if name in optional else ""
-        ok = isinstance(value, (int, float) if kind is float else kind) and (
-            kind is bool or not isinstance(value, bool)
-        )
-        if (value is None and name in optional) or (ok and (kind is not float or math.isfinite(value))):
-            continue
-        try:
-            if kind is bool:
-                fix = f"{name}={str(value).strip().lower() in ('true', '1', 'yes')} (no quotes)"
-            else:
-                fix = f"{name}={kind(value)!r}" if isinstance(value, str) or kind is int else f"a finite {name}"
-        except (TypeError, ValueError, OverflowError):
-            fix = f"{name}={getattr(type(obj), name, None)!r} (the default)"
-        raise (ValueError if ok else TypeError)(
-            f"{type(obj).__name__}.{name} must be {want}, got {value!r} ({type(value).__name__}); use {fix}"
-        )
 
 
 class CheckpointError(RuntimeError):
@@ -118,38 +94,6 @@ def _not_a_folder(path: Path) -> None:
         )
 
 
-def _alive(pid: int) -> bool:
-    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C there: rely on the age alone
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def clean_stale_temps(target: Path, suffix: str, max_age: float = 3600.0) -> list[Path]:
-    """Delete temporaries ``<target>.<pid>.*<suffix>`` left by interrupted writes of ``target``.
-
-    A temporary is stale when its writer (the pid in its name) is gone or is this process, or when it
-    has not changed for ``max_age`` seconds; a live writer's fresh temporary is kept.
-    """
-    removed = []
-    for tmp in target.parent.glob(f"{glob.escape(target.name)}.*{suffix}"):
-        pid = tmp.name[len(target.name) + 1 :].split(".")[0]
-        try:
-            age = time.time() - tmp.stat().st_mtime
-            writer_gone = pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid)))
-            if writer_gone or age > max_age:
-                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()  # a folder: an interrupted model build
-                removed.append(tmp)
-        except OSError:
-            pass  # removed meanwhile, or not ours to remove
-    return removed
-
-
 def save_checkpoint(path: str | Path, **state) -> Path:
     """Write ``state`` (tensors, dicts, numbers) and its content hash to ``path`` atomically (temp file, rename)."""
     path = Path(path)
@@ -158,18 +102,8 @@ def save_checkpoint(path: str | Path, **state) -> Path:
         raise ValueError(f"save_checkpoint: the key {HASH_KEY!r} is reserved for the content hash")
     for key, value in state.items():
         _check_plain(value, f"state[{key!r}]")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(path, ".tmp")
-    fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({**state, HASH_KEY: content_hash(state)}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_file(path, "wb", fsync=True) as f:
+        torch.save({**state, HASH_KEY: content_hash(state)}, f)
     return path
 
 

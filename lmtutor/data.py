@@ -8,8 +8,6 @@ there yourself; the error message says exactly where.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -18,13 +16,14 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import clean_stale_temps
+from .storage import atomic_file, data_dir
 
 __all__ = [
     "SHAKESPEARE_URL",
     "SHAKESPEARE_SHA256",
     "DataError",
     "data_dir",
+    "check_token_ids",
     "download",
     "load_shakespeare",
     "CharTokenizer",
@@ -40,12 +39,6 @@ SHAKESPEARE_FILE = "tinyshakespeare.txt"
 
 class DataError(RuntimeError):
     """A data file is missing, cannot be downloaded or fails its checksum."""
-
-
-def data_dir() -> Path:
-    """Folder for downloaded data: ``$LMTUTOR_DATA_DIR`` or ``~/.cache/lmtutor``."""
-    env = os.environ.get("LMTUTOR_DATA_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "lmtutor"
 
 
 def sha256_of(path: Path) -> str:
@@ -118,8 +111,6 @@ def download(
     after ``timeout`` seconds, an average under ``MIN_RATE`` bytes/s counts as stalled too.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(dest, ".part")
     stall = STALL_TIMEOUT if timeout is None else timeout
     deadline = DOWNLOAD_DEADLINE if deadline is None else deadline
     connect = CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
@@ -130,20 +121,15 @@ def download(
             f"Could not download {url} ({getattr(err, 'reason', None) or err or type(err).__name__}; connect "
             f"deadline {connect:g} s). Check the connection, or download the file by hand and save it as {dest}."
         ) from None
-    fd, tmp = tempfile.mkstemp(prefix=f"{dest.name}.{os.getpid()}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, resp:
-            _copy(resp, out, url, dest, stall, deadline)
-        got = sha256_of(Path(tmp))
+    with atomic_file(dest, "wb", suffix=".part") as out, resp:
+        _copy(resp, out, url, dest, stall, deadline)
+        out.flush()
+        got = sha256_of(Path(out.name))
         if got != sha256:
             raise DataError(
                 f"Checksum mismatch for {url}: expected SHA-256 {sha256}, got {got}. "
                 "The download was discarded; try again, or fetch the file by hand."
             )
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return dest
 
 
@@ -253,6 +239,22 @@ def train_val_split(data: torch.Tensor, train_fraction: float = 0.9) -> tuple[to
         raise ValueError(f"expected a 1-D tensor of token ids, got shape {tuple(data.shape)}")
     n = int(train_fraction * len(data))
     return data[:n], data[n:]
+
+
+def check_token_ids(vocab: int, block: int, **splits: torch.Tensor) -> None:
+    """Each split must be 1-D token ids in ``[0, vocab)``, longer than ``block`` (before training, once)."""
+    for name, data in splits.items():
+        if not isinstance(data, torch.Tensor) or data.dim() != 1 or data.is_floating_point():
+            got = f"{tuple(data.shape)} {data.dtype}" if isinstance(data, torch.Tensor) else type(data).__name__
+            raise ValueError(f"{name} must be a 1-D tensor of token ids (torch.long), got {got}; encode the text first")
+        if len(data) <= block:
+            raise ValueError(f"{name} has {len(data)} tokens; it needs more than block_size={block}")
+        lo, hi = torch.aminmax(data)
+        if lo < 0 or hi >= vocab:
+            raise ValueError(
+                f"{name} holds token ids in [{int(lo)}, {int(hi)}] but the model's vocabulary is [0, {vocab}); "
+                "build the model with GPTConfig(vocab_size=tokenizer.vocab_size)"
+            )
 
 
 def get_batch(

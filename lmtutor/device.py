@@ -25,21 +25,26 @@ def _device_available(device: torch.device) -> bool:
     return False
 
 
-def get_device(prefer: str | None = None) -> torch.device:
-    """Return the best device: ``prefer`` or ``$LMTUTOR_DEVICE`` if given, else CUDA -> MPS -> CPU."""
-    wanted = prefer or os.environ.get("LMTUTOR_DEVICE")
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
+    """The device to run on: ``prefer`` or ``$LMTUTOR_DEVICE`` if given, else CUDA -> MPS -> CPU.
+
+    Functions that take ``device=None`` call ``get_device(device)``: the caller's device when given
+    (checked to exist), else the chapter's.
+    """
+    wanted = prefer if prefer is not None else os.environ.get("LMTUTOR_DEVICE")
+    source = "LMTUTOR_DEVICE" if prefer is None else "the device argument"
     if wanted:
         try:
             device = torch.device(wanted)
         except RuntimeError as err:
             raise ValueError(
-                f"Unknown device {wanted!r} (from {'prefer' if prefer else 'LMTUTOR_DEVICE'}); "
-                "use 'cpu', 'cuda', 'cuda:N' or 'mps'."
+                f"Unknown device {wanted!r} (from {source}); use 'cpu', 'cuda', 'cuda:N' or 'mps'."
             ) from err
         if not _device_available(device):
+            fix = "unset LMTUTOR_DEVICE" if prefer is None else "pass device=None"
             raise RuntimeError(
-                f"Device {wanted!r} was requested but is not available on this machine; "
-                "unset LMTUTOR_DEVICE (or pass prefer=None) to pick automatically."
+                f"Device {wanted!r} (from {source}) was requested but is not available on this machine; "
+                f"{fix} to pick automatically."
             )
         return device
     if torch.cuda.is_available():
@@ -85,7 +90,7 @@ def synchronize(device: torch.device | str) -> None:
 
 def describe_device(device: torch.device | str | None = None) -> str:
     """One line for the setup cell: device, its name, precision and thread count."""
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         mem = torch.cuda.get_device_properties(device).total_memory / 2**30

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .train import set_lr, train_step
+
 __all__ = [
     "tokenize_words",
     "WordVocab",
@@ -195,17 +197,18 @@ def train_word2vec(
     model = SkipGram(len(counts), cfg.dim)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history: dict[str, list] = {"step": [], "loss": [], "elapsed": []}
+
+    def sgns(words, _):  # the loss of a batch of (center, context, negatives)
+        return None, model(*words)
+
     start = time.perf_counter()
     with _num_threads(cfg.threads):
         for step in range(cfg.steps):
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * (1 - 0.99 * step / cfg.steps)
+            set_lr(opt, cfg.lr * (1 - 0.99 * step / cfg.steps))  # linear decay to 1 %
             batch = torch.randint(len(centers), (cfg.batch_size,), generator=gen)
             neg = torch.multinomial(noise, cfg.batch_size * cfg.negatives, replacement=True, generator=gen)
-            loss = model(centers[batch], contexts[batch], neg.view(cfg.batch_size, cfg.negatives))  # (B, K)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            words = (centers[batch], contexts[batch], neg.view(cfg.batch_size, cfg.negatives))  # (B,), (B,), (B, K)
+            loss = train_step(model, opt, words, grad_clip=None, use_autocast=False, forward=sgns)
             history["step"].append(step)
             history["loss"].append(loss.item())
             history["elapsed"].append(time.perf_counter() - start)

@@ -6,7 +6,6 @@ checkpoint (UvA-style *load or train*), so a later chapter never waits for train
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,17 +13,12 @@ import torch
 
 from .data import CharTokenizer, load_shakespeare, train_val_split
 from .device import get_device
+from .storage import cache_dir
 from .train import TrainConfig, train, train_preset
 from .transformer import GPT, GPTConfig
 from .utils import pick
 
 __all__ = ["cache_dir", "checkpoint_path", "default_preset", "shakespeare_data", "shakespeare_gpt"]
-
-
-def cache_dir() -> Path:
-    """Folder for checkpoints the book trains: ``$LMTUTOR_CACHE_DIR`` or ``~/.cache/lmtutor/runs``."""
-    env = os.environ.get("LMTUTOR_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "lmtutor" / "runs"
 
 
 def default_preset(device: torch.device | str | None = None) -> str:
@@ -60,7 +54,7 @@ def shakespeare_gpt(
     run continues from its last checkpoint (saved at every evaluation); ``retrain=True`` trains
     from scratch and replaces the checkpoint that later chapters load.
     """
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     preset = preset or default_preset(device)
     cfg = train_config or train_preset(preset)
     cfg = replace(cfg, checkpoint_interval=cfg.checkpoint_interval or cfg.eval_interval)

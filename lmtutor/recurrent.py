@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .device import get_device
-from .train import TrainConfig, _call, _Clock, _evaluate, _new_history, configure_optimizer, lr_at, train_step
+from .train import TrainConfig, _Clock, _evaluate, _new_history, _Run, configure_optimizer, lr_at, set_lr, train_step
 
 __all__ = [
     "LSTMConfig",
@@ -155,7 +155,7 @@ def train_tbptt(
     Same schedule, optimizer, step, evaluation (random windows from a zero state) and history as
     ``lt.train.train``, so ``lt.train.run_summary`` reads the result.
     """
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     xs, ys = tbptt_batches(train_data, cfg.batch_size, model.config.block_size)
     model.to(device).train()
     optimizer = configure_optimizer(model, cfg, device)
@@ -167,14 +167,14 @@ def train_tbptt(
         carried["state"] = detach_state(state)  # keep the values, cut the graph: backprop stops here
         return logits, loss
 
-    run = {"cfg": cfg, "history": history, "step": 0, "model": model, "device": device}
-    _call(callbacks, "on_start", run)
+    state = {"cfg": cfg, "history": history, "step": 0, "model": model, "device": device}
     clock, data = _Clock(0.0, 0.0, device), {"train": train_data, "val": val_data}
+    run = _Run(model, forward, optimizer, None, data, cfg, device, callbacks, None, clock, state)
+    run.call("on_start")
     for step in range(cfg.max_steps):
         elapsed, i = clock.elapsed(), step % len(xs)
         lr = lr_at(step, cfg, elapsed)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        set_lr(optimizer, lr)
         if i == 0:
             carried["state"] = None  # a new pass over the streams starts from zeros
         loss = train_step(
@@ -184,13 +184,13 @@ def train_tbptt(
         history["step"].append(step)
         history["lr"].append(lr)
         history["loss"].append(loss.item())
-        run.update(step=step, loss=history["loss"][-1], lr=lr)
-        _call(callbacks, "on_step", run)
+        state.update(step=step, loss=history["loss"][-1], lr=lr)
+        run.call("on_step")
         if step % cfg.eval_interval == 0 or step == cfg.max_steps - 1 or out_of_time:
-            _evaluate(model, data, cfg, device, run, clock, callbacks)
+            _evaluate(run)
         if out_of_time:
             break
-    _call(callbacks, "on_end", run)
+    run.call("on_end")
     return history
 
 

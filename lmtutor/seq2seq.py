@@ -23,7 +23,7 @@ from .attention import MultiHeadAttention, causal_mask, padding_mask
 from .device import get_device
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from .synthetic import IGNORE_INDEX, CharVocab, make_batch, sample_batch
-from .train import TrainConfig, configure_optimizer, lr_at
+from .train import TrainConfig, configure_optimizer, lr_at, set_lr, train_step
 from .transformer import Block, FeedForward
 
 __all__ = [
@@ -237,24 +237,22 @@ def train_seq2seq(
     device: torch.device | str | None = None,
 ) -> dict[str, list]:
     """Teacher-forced training on random batches of ``pairs``; AdamW, warmup + cosine. Returns the history."""
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     model.to(device).train()
     optimizer = configure_optimizer(model, cfg, device)
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     history: dict[str, list] = {"step": [], "lr": [], "loss": [], "elapsed": []}
+
+    def teacher_forced(b, _):  # the decoder reads the target shifted right
+        return model(b.src, b.tgt_in, b.src_mask, b.tgt_out)
+
     t0 = time.perf_counter()
     for step in range(cfg.max_steps):
         elapsed = time.perf_counter() - t0
-        for group in optimizer.param_groups:
-            group["lr"] = lr = lr_at(step, cfg, elapsed)
+        set_lr(optimizer, lr := lr_at(step, cfg, elapsed))
         b = sample_batch(pairs, vocab, cfg.batch_size, gen).to(device)
-        _, loss = model(b.src, b.tgt_in, b.src_mask, b.tgt_out)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        loss = train_step(model, optimizer, b, grad_clip=cfg.grad_clip, use_autocast=False, forward=teacher_forced)
         for key, value in zip(history, (step, lr, loss.item(), elapsed), strict=True):
             history[key].append(value)
         if cfg.time_budget is not None and elapsed >= cfg.time_budget:

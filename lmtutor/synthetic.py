@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .train import train_step
+
 __all__ = [
     "IGNORE_INDEX",
     "MONTHS",
@@ -335,11 +337,7 @@ def train_on_reversal(
     model.train()
     for _ in range(steps):
         x, y = reversal_batch(batch_size, generator=gen)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(train_step(model, optimizer, x, y, grad_clip=None, use_autocast=False).item())
     return losses
 
 

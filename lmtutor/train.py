@@ -8,10 +8,9 @@ atomically and a run resumes exactly where it stopped. ``train_step`` is one opt
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,112 +18,14 @@ from torch import nn
 
 from . import checkpoint as _ckpt
 from .checkpoint import TrainingDiverged, load_checkpoint, restore_run, run_state, save_checkpoint
-from .data import get_batch
+from .config import TrainConfig, lr_at, train_preset
+from .data import check_token_ids, get_batch
 from .device import autocast, get_device, synchronize
 
-__all__ = [
-    "TrainConfig",
-    "TRAIN_PRESETS",
-    "train_preset",
-    "lr_at",
-    "configure_optimizer",
-    "train_step",
-    "estimate_loss",
-    "train",
-    "run_summary",
-    "save_checkpoint",
-    "load_checkpoint",
-    "TrainingDiverged",
-]
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings. ``time_budget`` (seconds) stops early and compresses the schedule."""
-
-    max_steps: int = 3000
-    batch_size: int = 32
-    lr: float = 2e-3
-    min_lr: float | None = None  # end of the cosine; None means lr / 10
-    warmup_steps: int = 100
-    weight_decay: float = 0.1
-    betas: tuple[float, float] = (0.9, 0.99)
-    grad_clip: float | None = 1.0
-    eval_interval: int = 250
-    eval_batches: int = 20
-    time_budget: float | None = None
-    seed: int = 1337
-    checkpoint_interval: int | None = None  # also saves at the end when a path is given
-    use_autocast: bool = True  # bf16 on CUDA, nothing on CPU
-    compile: bool = False  # torch.compile on CUDA
-
-    def __post_init__(self) -> None:
-        optional = ("min_lr", "grad_clip", "time_budget", "checkpoint_interval")
-        types = {**dict.fromkeys(_INTS, int), **dict.fromkeys(_FLOATS, float), "use_autocast": bool, "compile": bool}
-        _ckpt.check_types(self, types, optional)
-        if not (isinstance(self.betas, (tuple, list)) and len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)):
-            raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), e.g. (0.9, 0.99); got {self.betas!r}")
-        checks = {
-            "max_steps": self.max_steps >= 1,
-            "batch_size": self.batch_size >= 1,
-            "lr": self.lr > 0,
-            "min_lr": self.min_lr is None or 0 <= self.min_lr <= self.lr,
-            "warmup_steps": 0 <= self.warmup_steps <= self.max_steps,
-            "eval_interval": self.eval_interval >= 1,
-            "eval_batches": self.eval_batches >= 1,
-            "grad_clip": self.grad_clip is None or self.grad_clip > 0,
-            "time_budget": self.time_budget is None or self.time_budget > 0,
-            "checkpoint_interval": self.checkpoint_interval is None or self.checkpoint_interval >= 1,
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(
-                f"TrainConfig has invalid values: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)} "
-                "(steps, sizes and intervals must be >= 1, lr > 0, 0 <= min_lr <= lr, warmup_steps <= max_steps)"
-            )
-
-
-_INTS = ("max_steps", "batch_size", "warmup_steps", "eval_interval", "eval_batches", "seed", "checkpoint_interval")
-_FLOATS = ("lr", "min_lr", "weight_decay", "grad_clip", "time_budget")
-
-TRAIN_PRESETS: dict[str, TrainConfig] = {
-    "nano": TrainConfig(max_steps=300, batch_size=32, lr=3e-3, warmup_steps=30, eval_interval=100, eval_batches=5),
-    # ~1000 steps of 64 x 64 tokens: about 2.5 minutes on 2 CPU cores.
-    "cpu": TrainConfig(max_steps=1000, batch_size=64, lr=3e-3, warmup_steps=100, eval_interval=250),
-    # nanoGPT's Shakespeare-char recipe (val loss ~1.47 on one A100 in a few minutes). The time budget
-    # keeps the chapter's cell to 5 minutes on slower GPUs (a Colab T4 has no bf16 and ~8 fp32 TFLOP/s):
-    # the cosine schedule is compressed to fit and training stops when it is spent.
-    "gpu": TrainConfig(
-        max_steps=5000,
-        time_budget=300.0,
-        batch_size=64,
-        lr=1e-3,
-        min_lr=1e-4,
-        warmup_steps=100,
-        eval_interval=500,
-        eval_batches=50,
-        compile=True,
-    ),
-}
-
-
-def train_preset(name: str, **overrides) -> TrainConfig:
-    """A named training recipe matching the model preset of the same name."""
-    if name not in TRAIN_PRESETS:
-        raise ValueError(f"unknown training preset {name!r}; choose one of {sorted(TRAIN_PRESETS)}")
-    return replace(TRAIN_PRESETS[name], **overrides)
-
-
-def lr_at(step: int, cfg: TrainConfig, elapsed: float | None = None) -> float:
-    """Linear warmup, then cosine decay to ``min_lr``; progress is by steps or by time, whichever is further."""
-    min_lr = cfg.lr / 10 if cfg.min_lr is None else cfg.min_lr
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
-    if cfg.time_budget and elapsed is not None:
-        progress = max(progress, elapsed / cfg.time_budget)
-    progress = min(1.0, progress)
-    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.lr - min_lr)
+# fmt: off
+__all__ = ["TrainConfig", "train_preset", "lr_at", "configure_optimizer", "set_lr", "hf_loss", "train_step",
+           "estimate_loss", "train", "run_summary", "save_checkpoint", "load_checkpoint", "TrainingDiverged"]
+# fmt: on
 
 
 def configure_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device | str) -> torch.optim.AdamW:
@@ -138,11 +39,22 @@ def configure_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=fused or None)
 
 
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Give every parameter group the learning rate ``lr`` (the schedule's value for this step)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def hf_loss(model: nn.Module):
+    """``forward`` for ``train_step`` with a 🤗 model: the batch is a dict of its keyword arguments, labels included."""
+    return lambda batch, _: (None, model(**batch).loss)
+
+
 def train_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    x,
+    y=None,
     grad_clip: float | None = 1.0,
     use_autocast: bool = True,
     forward: Callable | None = None,
@@ -150,8 +62,11 @@ def train_step(
     """One step: forward and loss, backward, gradient clipping, update. Returns the loss without a device sync.
 
     ``forward(x, y)`` must return ``(logits, loss)``; it defaults to ``model`` (e.g. a compiled model).
+    ``x`` and ``y`` are whatever ``forward`` takes: token ids for a GPT, a batch object or dict for other
+    models (every training loop of the book runs its steps through this function).
     """
-    with autocast(x.device, enabled=use_autocast):
+    device = x.device if isinstance(x, torch.Tensor) else next(model.parameters()).device
+    with autocast(device, enabled=use_autocast):
         _, loss = (forward or model)(x, y)
     optimizer.zero_grad(set_to_none=True)  # free the old gradients instead of writing zeros
     loss.backward()
@@ -192,30 +107,6 @@ def _new_history() -> dict[str, list]:
     return {k: [] for k in keys}
 
 
-def _call(callbacks: Sequence, event: str, state: dict) -> None:
-    for cb in callbacks:
-        fn = getattr(cb, event, None)
-        if fn is not None:
-            fn(state)
-
-
-def _check_data(model: nn.Module, **splits: torch.Tensor) -> None:
-    """Token ids must fit the model's vocabulary and windows (checked once, not at every step)."""
-    vocab, block = model.config.vocab_size, model.config.block_size
-    for name, data in splits.items():
-        if not isinstance(data, torch.Tensor) or data.dim() != 1 or data.is_floating_point():
-            got = f"{tuple(data.shape)} {data.dtype}" if isinstance(data, torch.Tensor) else type(data).__name__
-            raise ValueError(f"{name} must be a 1-D tensor of token ids (torch.long), got {got}; encode the text first")
-        if len(data) <= block:
-            raise ValueError(f"{name} has {len(data)} tokens; it needs more than block_size={block}")
-        lo, hi = torch.aminmax(data)
-        if lo < 0 or hi >= vocab:
-            raise ValueError(
-                f"{name} holds token ids in [{int(lo)}, {int(hi)}] but the model's vocabulary is [0, {vocab}); "
-                "build the model with GPTConfig(vocab_size=tokenizer.vocab_size)"
-            )
-
-
 def _resume(path, model, optimizer, gen, cfg, device) -> tuple[dict, int, float, float, bool]:
     """Restore a run from its checkpoint: (history, next step, elapsed and training seconds, finished?)."""
     ck = restore_run(path, model, optimizer, gen, device, cfg)
@@ -250,56 +141,86 @@ class _Clock:
         self.mark = time.perf_counter()
 
 
-def _evaluate(model, data, cfg, device, state, clock, callbacks) -> None:
+@dataclass
+class _Run:
+    """One training run: what the loop reads, and ``state``, the dict its callbacks are shown."""
+
+    model: nn.Module
+    forward: Callable  # the model, or its compiled version
+    optimizer: torch.optim.Optimizer
+    gen: torch.Generator | None  # draws the batches; saved in checkpoints, so a resumed run draws the same
+    data: dict[str, torch.Tensor]  # "train" and "val" token ids
+    cfg: TrainConfig
+    device: torch.device
+    callbacks: Sequence
+    checkpoint_path: str | Path | None
+    clock: _Clock
+    state: dict  # cfg, history, step, model, device; after each step loss and lr; after evaluations more
+
+    def call(self, event: str) -> None:
+        for cb in self.callbacks:
+            fn = getattr(cb, event, None)
+            if fn is not None:
+                fn(self.state)
+
+    def save(self, step: int) -> None:
+        """Write the checkpoint (never NaN weights over a good run)."""
+        history = self.state["history"]
+        _ckpt.check_finite([], step, self.model, self.cfg, self.checkpoint_path, history)
+        elapsed, train_time = self.clock.elapsed(), self.clock.training_seconds()
+        now = run_state(self.model, self.optimizer, step, history, self.gen, self.cfg, elapsed, train_time)
+        save_checkpoint(self.checkpoint_path, **now)
+
+
+def _evaluate(run: _Run) -> None:
     """Estimate train/val loss, append it and the throughput since the last evaluation to the history."""
-    history, step, block_size = state["history"], state["step"], model.config.block_size
-    train_time = clock.pause()  # evaluation time is not training time
+    state, cfg, block_size = run.state, run.cfg, run.model.config.block_size
+    history, step = state["history"], state["step"]
+    train_time = run.clock.pause()  # evaluation time is not training time
     prev_step = history["eval_step"][-1] if history["eval_step"] else -1
     prev_time = history["train_time"][-1] if history["train_time"] else 0.0
     tps = (step - prev_step) * cfg.batch_size * block_size / max(train_time - prev_time, 1e-9)
-    elapsed = clock.elapsed()
-    losses = estimate_loss(model, data, block_size, cfg.batch_size, cfg.eval_batches, device)
+    elapsed = run.clock.elapsed()
+    losses = estimate_loss(run.model, run.data, block_size, cfg.batch_size, cfg.eval_batches, run.device)
     new = {"eval_step": step, "train_loss": losses["train"], "val_loss": losses["val"]}
     new.update(elapsed=elapsed, train_time=train_time, tokens_per_s=tps)
     for key, value in new.items():
         history[key].append(value)
     state.update(losses=losses, tokens_per_s=tps, elapsed=elapsed)
-    _call(callbacks, "on_eval", state)
-    clock.resume()
+    run.call("on_eval")
+    run.clock.resume()
 
 
-def _loop(model, forward, optimizer, gen, data, cfg, device, callbacks, checkpoint_path, state, clock) -> None:
-    """The training loop from ``state["step"]`` to the end (or the time budget)."""
-    history, block_size = state["history"], model.config.block_size
-    sync_every = 1 if device.type == "cpu" else 25  # reading a loss waits for the GPU: do it rarely there
+def _loop(run: _Run) -> None:
+    """The training loop from ``run.state["step"]`` to the end (or the time budget)."""
+    cfg, history, block_size = run.cfg, run.state["history"], run.model.config.block_size
+    sync_every = 1 if run.device.type == "cpu" else 25  # reading a loss waits for the GPU: do it rarely there
     pending: list[torch.Tensor] = []
-    for step in range(state["step"], cfg.max_steps):
-        elapsed = clock.elapsed()
+    for step in range(run.state["step"], cfg.max_steps):
+        elapsed = run.clock.elapsed()
         lr = lr_at(step, cfg, elapsed)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y = get_batch(data["train"], block_size, cfg.batch_size, gen, device)
-        pending.append(train_step(model, optimizer, x, y, cfg.grad_clip, cfg.use_autocast, forward))
+        set_lr(run.optimizer, lr)
+        x, y = get_batch(run.data["train"], block_size, cfg.batch_size, run.gen, run.device)
+        pending.append(train_step(run.model, run.optimizer, x, y, cfg.grad_clip, cfg.use_autocast, run.forward))
         out_of_time = cfg.time_budget is not None and elapsed >= cfg.time_budget
         last = step == cfg.max_steps - 1 or out_of_time
         evaluate = step % cfg.eval_interval == 0 or last
         interval = cfg.checkpoint_interval
-        save = checkpoint_path is not None and (last or bool(interval and (step + 1) % interval == 0))
+        save = run.checkpoint_path is not None and (last or bool(interval and (step + 1) % interval == 0))
         history["step"].append(step)
         history["lr"].append(lr)
         if len(pending) >= sync_every or evaluate or save:
             new = torch.stack(pending).float().tolist()
             history["loss"].extend(new)
             pending.clear()
-            _ckpt.check_finite(new, step + 1 - len(new), model, cfg, checkpoint_path, history)  # NaN/inf: stop
-        state.update(step=step, loss=history["loss"][-1], lr=lr)
-        _call(callbacks, "on_step", state)
+            first = step + 1 - len(new)
+            _ckpt.check_finite(new, first, run.model, cfg, run.checkpoint_path, history)  # NaN/inf: stop
+        run.state.update(step=step, loss=history["loss"][-1], lr=lr)
+        run.call("on_step")
         if evaluate:
-            _evaluate(model, data, cfg, device, state, clock, callbacks)
+            _evaluate(run)
         if save:
-            _ckpt.check_finite([], step, model, cfg, checkpoint_path, history)  # never save NaN weights over a good run
-            state_now = run_state(model, optimizer, step, history, gen, cfg, clock.elapsed(), clock.training_seconds())
-            save_checkpoint(checkpoint_path, **state_now)
+            run.save(step)
         if out_of_time:
             break
 
@@ -324,8 +245,8 @@ def train(
     """
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}; e.g. TrainConfig(max_steps=300)")
-    device = torch.device(device) if device is not None else get_device()
-    _check_data(model, train_data=train_data, val_data=val_data)
+    device = get_device(device)
+    check_token_ids(model.config.vocab_size, model.config.block_size, train_data=train_data, val_data=val_data)
     model.to(device).train()
     optimizer = configure_optimizer(model, cfg, device)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -337,12 +258,12 @@ def train(
         _ckpt.check_writable(checkpoint_path, 3 * sum(p.numel() * p.element_size() for p in model.parameters()) + 2**20)
     forward = torch.compile(model) if cfg.compile and device.type == "cuda" else model
     state = {"cfg": cfg, "history": history, "step": start, "model": model, "device": device}
-    _call(callbacks, "on_start", state)
+    data, clock = {"train": train_data, "val": val_data}, _Clock(elapsed0, train_time0, device)
+    run = _Run(model, forward, optimizer, gen, data, cfg, device, callbacks, checkpoint_path, clock, state)
+    run.call("on_start")
     if not finished:
-        clock = _Clock(elapsed0, train_time0, device)
-        data = {"train": train_data, "val": val_data}
-        _loop(model, forward, optimizer, gen, data, cfg, device, callbacks, checkpoint_path, state, clock)
-    _call(callbacks, "on_end", state)
+        _loop(run)
+    run.call("on_end")
     model.eval()
     return history
 

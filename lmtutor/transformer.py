@@ -8,88 +8,17 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .attention import KVCache, MultiHeadAttention
+from .config import PRESETS, GPTConfig
 from .decoding import next_token
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
 
 __all__ = ["GPTConfig", "PRESETS", "FeedForward", "Block", "GPT"]
-
-POS_ENCODINGS = ("learned", "sinusoidal", "rope", "none")
-
-
-@dataclass
-class GPTConfig:
-    """Size and options of a GPT. Names map to GPT-2's: d_model=n_embd, block_size=n_positions."""
-
-    vocab_size: int = 65  # V: Tiny Shakespeare has 65 distinct characters
-    block_size: int = 128  # longest context the model sees (T_max)
-    n_layer: int = 4
-    n_head: int = 4
-    d_model: int = 128  # D, the residual-stream width
-    d_ff: int | None = None  # feed-forward width; None means 4 * d_model
-    dropout: float = 0.0
-    bias: bool = True  # biases in Linear and LayerNorm, as GPT-2
-    pos_encoding: str = "learned"  # one of POS_ENCODINGS
-    tie_weights: bool = True  # output layer shares the token-embedding matrix
-    layer_norm_eps: float = 1e-5
-    extra: dict = field(default_factory=dict)  # free-form notes (e.g. which preset)
-
-    def __post_init__(self) -> None:
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "d_ff"):
-            value = getattr(self, name)
-            if (value is None and name == "d_ff") or (type(value) is int and value >= 1):
-                continue
-            fix = f"; use {name}={int(value)}" if isinstance(value, str) and value.strip().isdigit() else ""
-            fix = fix or f"; e.g. {name}={getattr(GPTConfig, name)}"
-            if name == "d_ff":
-                fix = "; use None for the default 4 * d_model" if value == 0 else fix
-            raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r} ({type(value).__name__}){fix}")
-        eps = self.layer_norm_eps
-        if not (isinstance(eps, (int, float)) and 0 < eps < 1):
-            raise ValueError(f"GPTConfig.layer_norm_eps must be a small positive number (e.g. 1e-5), got {eps!r}")
-        for name in ("bias", "tie_weights"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r} (no quotes)")
-        if not isinstance(self.dropout, (int, float)):
-            raise ValueError(f"GPTConfig.dropout must be a number in [0, 1), got {self.dropout!r}; e.g. dropout=0.1")
-        if self.d_model % self.n_head:
-            raise ValueError(f"GPTConfig.d_model={self.d_model} must be divisible by n_head={self.n_head}")
-        if self.d_ff is None:
-            self.d_ff = 4 * self.d_model
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
-        if self.pos_encoding not in POS_ENCODINGS:
-            raise ValueError(f"GPTConfig.pos_encoding must be one of {POS_ENCODINGS}, got {self.pos_encoding!r}")
-        if self.pos_encoding == "rope" and (self.d_model // self.n_head) % 2:
-            raise ValueError("RoPE needs an even head width d_model // n_head")
-
-    @classmethod
-    def preset(cls, name: str, **overrides) -> GPTConfig:
-        """A named size (see ``PRESETS``), optionally with fields overridden."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-        return replace(PRESETS[name], **overrides, extra={"preset": name})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-PRESETS: dict[str, GPTConfig] = {
-    # CI and quick experiments: trains in seconds, learns character statistics.
-    "nano": GPTConfig(block_size=64, n_layer=2, n_head=2, d_model=64),
-    # The book's default on a laptop CPU (chapter 9): 0.8 M parameters; val loss ~1.69 in ~2.5 min on 2 cores.
-    "cpu": GPTConfig(block_size=64, n_layer=4, n_head=4, d_model=128),
-    # On a CUDA GPU: nanoGPT's Shakespeare-char size, 10.7 M parameters.
-    "gpu": GPTConfig(block_size=256, n_layer=6, n_head=6, d_model=384, dropout=0.2),
-    # GPT-2 small (124 M) with its BPE vocabulary, for loading the real checkpoint.
-    "gpt2": GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, d_model=768),
-}
 
 
 class FeedForward(nn.Module):

@@ -38,7 +38,7 @@ def pick(default: T, fast: T | None = None, gpu: T | None = None, device: torch.
     """
     if fast is not None and is_fast():
         return fast
-    if gpu is not None and (torch.device(device) if device is not None else get_device()).type == "cuda":
+    if gpu is not None and get_device(device).type == "cuda":
         return gpu
     return default
 

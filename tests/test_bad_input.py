@@ -285,7 +285,7 @@ CASES = [
     ("save into a folder", lambda: save_checkpoint(".", step=1), IsADirectoryError, r"e.g. run.pt"),
     ("save the reserved key", lambda: save_checkpoint("ck.pt", _lmtutor_sha256="x"), ValueError, "reserved"),
     ("load a folder", lambda: load_checkpoint("."), IsADirectoryError, "is a folder; pass the path of a file"),
-    ("load a pickled config", _pickled_config, CheckpointError, r"besides tensors.*\(a lmtutor.train.TrainConfig\)"),
+    ("load a pickled config", _pickled_config, CheckpointError, r"besides tensors.*\(a lmtutor.config.TrainConfig\)"),
     (
         "load a bare tensor",
         lambda: (torch.save(torch.ones(2), "t.pt"), load_checkpoint("t.pt")),

@@ -18,6 +18,7 @@ import torch
 
 from ..device import get_device
 from ..pretrained import minilm_path
+from ..train import hf_loss, set_lr, train_step
 from ..utils import pick
 from .data import SENTIMENT_LABELS, qa_examples, sentiment_examples
 from .store import OfflineCheckpoint, cached_or_build, checkpoint_root
@@ -166,13 +167,10 @@ def _train_qa(model, features: dict[str, torch.Tensor], steps: int, lr: float, b
     gen, start = torch.Generator().manual_seed(0), time.perf_counter()
     model.to(device).train()
     for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / 20) * (1 - step / steps)  # warmup, linear decay
+        set_lr(optimizer, lr * min(1.0, (step + 1) / 20) * (1 - step / steps))  # warmup, linear decay
         idx = torch.randint(len(features["input_ids"]), (batch_size,), generator=gen).to(device)
-        loss = model(**{k: v[idx] for k, v in features.items()}).loss  # mean of start and end CE
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        batch = {k: v[idx] for k, v in features.items()}  # the loss is the mean of start and end CE
+        train_step(model, optimizer, batch, grad_clip=None, use_autocast=False, forward=hf_loss(model))
     model.eval()
     return time.perf_counter() - start
 

@@ -21,13 +21,13 @@ import torch
 
 from .. import synthetic
 from ..device import get_device
-from ..train import TrainConfig, lr_at
+from ..train import TrainConfig, hf_loss, lr_at, set_lr, train_step
 from ..utils import pick
 from .data import summary_pairs
 from .store import OfflineCheckpoint, cached_or_build, checkpoint_root
 from .tok import seq2seq_bpe_tokenizer
 
-__all__ = ["PREFIXES", "task_data", "t5_config", "marian_config", "train_seq2seq", "exact_match", "t5_tasks"]
+__all__ = ["PREFIXES", "task_data", "t5_config", "marian_config", "train_hf_seq2seq", "hf_exact_match", "t5_tasks"]
 __all__ += ["marian_dates"]
 
 PREFIXES = {"dates": "translate date to ISO: ", "summaries": "summarize: "}  # T5-style task prefixes
@@ -70,36 +70,31 @@ def marian_config(vocab_size: int, d_model: int = 128, n_layers: int = 2):
     )  # fmt: skip
 
 
-def train_seq2seq(model, tokenizer, pairs: Sequence[tuple[str, str]], steps: int, batch_size: int = 64, lr=1e-3):
+def train_hf_seq2seq(model, tokenizer, pairs: Sequence[tuple[str, str]], steps: int, batch_size: int = 64, lr=1e-3):
     """Teacher-forced training of a 🤗 seq2seq model on random batches; AdamW, warmup + cosine. Returns seconds."""
     if not pairs:
-        raise ValueError("train_seq2seq needs some (source, target) pairs")
+        raise ValueError("train_hf_seq2seq needs some (source, target) pairs")
     cfg = TrainConfig(max_steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(50, steps // 4))
     device = get_device()
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     gen, start = torch.Generator().manual_seed(0), time.perf_counter()
     for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
+        set_lr(optimizer, lr_at(step, cfg))
         idx = torch.randint(len(pairs), (batch_size,), generator=gen).tolist()
         sources, targets = [pairs[i][0] for i in idx], [pairs[i][1] for i in idx]
         batch = tokenizer(sources, text_target=targets, padding=True, return_tensors="pt").to(device)
         batch["labels"] = batch["labels"].masked_fill(batch["labels"] == tokenizer.pad_token_id, -100)  # no loss
-        loss = model(**batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        train_step(model, optimizer, batch, grad_clip=1.0, use_autocast=False, forward=hf_loss(model))
     model.eval()
     return time.perf_counter() - start
 
 
 @torch.no_grad()
-def exact_match(model, tokenizer, pairs: Sequence[tuple[str, str]], max_new_tokens: int = 24) -> float:
+def hf_exact_match(model, tokenizer, pairs: Sequence[tuple[str, str]], max_new_tokens: int = 24) -> float:
     """Fraction of pairs whose greedy output, decoded with ``skip_special_tokens=True``, equals the target."""
     if not pairs:
-        raise ValueError("exact_match needs at least one (source, target) pair")
+        raise ValueError("hf_exact_match needs at least one (source, target) pair")
     inputs = tokenizer([s for s, _ in pairs], padding=True, return_tensors="pt").to(next(model.parameters()).device)
     outputs = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
     predictions = tokenizer.batch_decode(outputs, skip_special_tokens=True)
@@ -117,8 +112,8 @@ def _build(arch: str, tasks: Sequence[str], steps: int, tmp: Path) -> dict:
         model = T5ForConditionalGeneration(t5_config(len(tokenizer)))
     else:
         model = MarianMTModel(marian_config(len(tokenizer)))
-    seconds = train_seq2seq(model, tokenizer, train, steps)
-    metrics = {f"{task} exact match": exact_match(model, tokenizer, data[task][1]) for task in tasks}
+    seconds = train_hf_seq2seq(model, tokenizer, train, steps)
+    metrics = {f"{task} exact match": hf_exact_match(model, tokenizer, data[task][1]) for task in tasks}
     model.generation_config.max_new_tokens = 32  # a default output length, as hub models ship one
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)

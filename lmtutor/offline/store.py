@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checkpoint import clean_stale_temps
-from ..recipes import cache_dir
+from ..storage import atomic_folder, cache_dir
 
 __all__ = ["OfflineCheckpoint", "checkpoint_root", "atomic_folder", "cached_or_build", "quiet_transformers"]
 __all__ += ["read_info", "write_info"]
@@ -48,24 +45,6 @@ class OfflineCheckpoint:
 def checkpoint_root() -> Path:
     """Folder of the book's 🤗 checkpoints: ``<LMTUTOR_CACHE_DIR or ~/.cache/lmtutor/runs>/hf``."""
     return cache_dir() / "hf"
-
-
-@contextlib.contextmanager
-def atomic_folder(final: Path) -> Iterator[Path]:
-    """Yield a temporary folder next to ``final``; rename it to ``final`` only if the block succeeds."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(final.parent / f".{final.name}", ".tmp")  # left by builds that were interrupted
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp", dir=final.parent))
-    try:
-        yield tmp
-        if final.exists():  # another process finished first: keep its folder
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_info(folder: Path, **info) -> None:

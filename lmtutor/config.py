@@ -1,0 +1,212 @@
+"""Settings of a model and of its training, the presets that pair them, the lr schedule (chapters 8, 9).
+
+``GPTConfig`` is the model's size and options, ``TrainConfig`` the optimisation, and ``PRESETS`` the
+one table from a preset name to both: ``GPTConfig.preset(name)`` and ``train_preset(name)`` read it,
+and ``lmtutor.recipes.default_preset()`` picks the name for the device a chapter runs on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import NamedTuple
+
+__all__ = ["GPTConfig", "TrainConfig", "Preset", "PRESETS", "POS_ENCODINGS", "train_preset", "lr_at", "check_types"]
+
+
+def check_types(obj, types: dict[str, type], optional: tuple[str, ...] = ()) -> None:
+    """Config fields of the wrong type (``batch_size="32"``, ``max_steps=1e3``, ``lr=inf``) -> a clear error."""
+    for name, kind in types.items():
+        value = getattr(obj, name)
+        want = {int: "an int", float: "a finite number", bool: "True or False"}[kind]
+        want += " or None" if name in optional else ""
+        ok = isinstance(value, (int, float) if kind is float else kind) and (
+            kind is bool or not isinstance(value, bool)
+        )
+        if (value is None and name in optional) or (ok and (kind is not float or math.isfinite(value))):
+            continue
+        try:
+            if kind is bool:
+                fix = f"{name}={str(value).strip().lower() in ('true', '1', 'yes')} (no quotes)"
+            else:
+                fix = f"{name}={kind(value)!r}" if isinstance(value, str) or kind is int else f"a finite {name}"
+        except (TypeError, ValueError, OverflowError):
+            fix = f"{name}={getattr(type(obj), name, None)!r} (the default)"
+        raise (ValueError if ok else TypeError)(
+            f"{type(obj).__name__}.{name} must be {want}, got {value!r} ({type(value).__name__}); use {fix}"
+        )
+
+
+POS_ENCODINGS = ("learned", "sinusoidal", "rope", "none")
+
+
+@dataclass
+class GPTConfig:
+    """Size and options of a GPT. Names map to GPT-2's: d_model=n_embd, block_size=n_positions."""
+
+    vocab_size: int = 65  # V: Tiny Shakespeare has 65 distinct characters
+    block_size: int = 128  # longest context the model sees (T_max)
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128  # D, the residual-stream width
+    d_ff: int | None = None  # feed-forward width; None means 4 * d_model
+    dropout: float = 0.0
+    bias: bool = True  # biases in Linear and LayerNorm, as GPT-2
+    pos_encoding: str = "learned"  # one of POS_ENCODINGS
+    tie_weights: bool = True  # output layer shares the token-embedding matrix
+    layer_norm_eps: float = 1e-5
+    extra: dict = field(default_factory=dict)  # free-form notes (e.g. which preset)
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model", "d_ff"):
+            value = getattr(self, name)
+            if (value is None and name == "d_ff") or (type(value) is int and value >= 1):
+                continue
+            fix = f"; use {name}={int(value)}" if isinstance(value, str) and value.strip().isdigit() else ""
+            fix = fix or f"; e.g. {name}={getattr(GPTConfig, name)}"
+            if name == "d_ff":
+                fix = "; use None for the default 4 * d_model" if value == 0 else fix
+            raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r} ({type(value).__name__}){fix}")
+        eps = self.layer_norm_eps
+        if not (isinstance(eps, (int, float)) and 0 < eps < 1):
+            raise ValueError(f"GPTConfig.layer_norm_eps must be a small positive number (e.g. 1e-5), got {eps!r}")
+        for name in ("bias", "tie_weights"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r} (no quotes)")
+        if not isinstance(self.dropout, (int, float)):
+            raise ValueError(f"GPTConfig.dropout must be a number in [0, 1), got {self.dropout!r}; e.g. dropout=0.1")
+        if self.d_model % self.n_head:
+            raise ValueError(f"GPTConfig.d_model={self.d_model} must be divisible by n_head={self.n_head}")
+        if self.d_ff is None:
+            self.d_ff = 4 * self.d_model
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
+        if self.pos_encoding not in POS_ENCODINGS:
+            raise ValueError(f"GPTConfig.pos_encoding must be one of {POS_ENCODINGS}, got {self.pos_encoding!r}")
+        if self.pos_encoding == "rope" and (self.d_model // self.n_head) % 2:
+            raise ValueError("RoPE needs an even head width d_model // n_head")
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> GPTConfig:
+        """The model of a named preset (see ``PRESETS``), optionally with fields overridden."""
+        return replace(_preset(name).model, **overrides, extra={"preset": name})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings. ``time_budget`` (seconds) stops early and compresses the schedule."""
+
+    max_steps: int = 3000
+    batch_size: int = 32
+    lr: float = 2e-3
+    min_lr: float | None = None  # end of the cosine; None means lr / 10
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float | None = 1.0
+    eval_interval: int = 250
+    eval_batches: int = 20
+    time_budget: float | None = None
+    seed: int = 1337
+    checkpoint_interval: int | None = None  # also saves at the end when a path is given
+    use_autocast: bool = True  # bf16 on CUDA, nothing on CPU
+    compile: bool = False  # torch.compile on CUDA
+
+    def __post_init__(self) -> None:
+        optional = ("min_lr", "grad_clip", "time_budget", "checkpoint_interval")
+        types = {**dict.fromkeys(_INTS, int), **dict.fromkeys(_FLOATS, float), "use_autocast": bool, "compile": bool}
+        check_types(self, types, optional)
+        if not (isinstance(self.betas, (tuple, list)) and len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)):
+            raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), e.g. (0.9, 0.99); got {self.betas!r}")
+        checks = {
+            "max_steps": self.max_steps >= 1,
+            "batch_size": self.batch_size >= 1,
+            "lr": self.lr > 0,
+            "min_lr": self.min_lr is None or 0 <= self.min_lr <= self.lr,
+            "warmup_steps": 0 <= self.warmup_steps <= self.max_steps,
+            "eval_interval": self.eval_interval >= 1,
+            "eval_batches": self.eval_batches >= 1,
+            "grad_clip": self.grad_clip is None or self.grad_clip > 0,
+            "time_budget": self.time_budget is None or self.time_budget > 0,
+            "checkpoint_interval": self.checkpoint_interval is None or self.checkpoint_interval >= 1,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(
+                f"TrainConfig has invalid values: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)} "
+                "(steps, sizes and intervals must be >= 1, lr > 0, 0 <= min_lr <= lr, warmup_steps <= max_steps)"
+            )
+
+
+_INTS = ("max_steps", "batch_size", "warmup_steps", "eval_interval", "eval_batches", "seed", "checkpoint_interval")
+_FLOATS = ("lr", "min_lr", "weight_decay", "grad_clip", "time_budget")
+
+
+class Preset(NamedTuple):
+    """A named size and the training recipe that goes with it (``train`` is None: not trained by the book)."""
+
+    model: GPTConfig
+    train: TrainConfig | None
+
+
+PRESETS: dict[str, Preset] = {
+    # CI and quick experiments: trains in seconds, learns character statistics.
+    "nano": Preset(
+        GPTConfig(block_size=64, n_layer=2, n_head=2, d_model=64),
+        TrainConfig(max_steps=300, batch_size=32, lr=3e-3, warmup_steps=30, eval_interval=100, eval_batches=5),
+    ),
+    # The book's default on a laptop CPU (chapter 9): 0.8 M parameters, ~1000 steps of 64 x 64 tokens;
+    # val loss ~1.69 in about 2.5 minutes on 2 cores.
+    "cpu": Preset(
+        GPTConfig(block_size=64, n_layer=4, n_head=4, d_model=128),
+        TrainConfig(max_steps=1000, batch_size=64, lr=3e-3, warmup_steps=100, eval_interval=250),
+    ),
+    # On a CUDA GPU: nanoGPT's Shakespeare-char size (10.7 M parameters) and recipe (val loss ~1.47 on one
+    # A100 in a few minutes). The time budget keeps the chapter's cell to 5 minutes on slower GPUs (a Colab
+    # T4 has no bf16 and ~8 fp32 TFLOP/s): the cosine schedule is compressed to fit and training stops.
+    "gpu": Preset(
+        GPTConfig(block_size=256, n_layer=6, n_head=6, d_model=384, dropout=0.2),
+        TrainConfig(
+            max_steps=5000,
+            time_budget=300.0,
+            batch_size=64,
+            lr=1e-3,
+            min_lr=1e-4,
+            warmup_steps=100,
+            eval_interval=500,
+            eval_batches=50,
+            compile=True,
+        ),
+    ),
+    # GPT-2 small (124 M) with its BPE vocabulary, for loading the real checkpoint.
+    "gpt2": Preset(GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, d_model=768), None),
+}
+
+
+def _preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def train_preset(name: str, **overrides) -> TrainConfig:
+    """The training recipe of a named preset (see ``PRESETS``), optionally with fields overridden."""
+    trained = sorted(k for k, p in PRESETS.items() if p.train is not None)
+    if name not in trained:
+        raise ValueError(f"unknown training preset {name!r}; choose one of {trained}")
+    return replace(PRESETS[name].train, **overrides)
+
+
+def lr_at(step: int, cfg: TrainConfig, elapsed: float | None = None) -> float:
+    """Linear warmup, then cosine decay to ``min_lr``; progress is by steps or by time, whichever is further."""
+    min_lr = cfg.lr / 10 if cfg.min_lr is None else cfg.min_lr
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+    if cfg.time_budget and elapsed is not None:
+        progress = max(progress, elapsed / cfg.time_budget)
+    progress = min(1.0, progress)
+    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.lr - min_lr)
