@@ -161,21 +161,21 @@ class MultiHeadAttention(nn.Module):
     memory) otherwise.
     """
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True, causal: bool = False):
+    def __init__(self, d_model: int, n_head: int, dropout: float = 0.0, *, bias: bool = True, causal: bool = False):
         super().__init__()
-        if d_model <= 0 or n_heads <= 0 or d_model % n_heads != 0:
+        if d_model <= 0 or n_head <= 0 or d_model % n_head != 0:
             raise ValueError(
-                f"d_model={d_model} must be a positive multiple of n_heads={n_heads} "
-                "(each head gets d_model // n_heads dimensions)"
+                f"d_model={d_model} must be a positive multiple of n_head={n_head} "
+                "(each head gets d_model // n_head dimensions)"
             )
-        self.d_model, self.n_heads, self.head_dim = d_model, n_heads, d_model // n_heads
+        self.d_model, self.n_head, self.head_dim = d_model, n_head, d_model // n_head
         self.causal, self.dropout = causal, dropout
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)  # rows: [W_q; W_k; W_v]
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
         B, T, _ = t.shape
-        return t.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
+        return t.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
 
     def _project(self, x: torch.Tensor, memory: torch.Tensor | None):
         if memory is None:
@@ -194,6 +194,25 @@ class MultiHeadAttention(nn.Module):
             )
         if not t.is_floating_point():
             raise TypeError(f"{name} must be floating point, got {t.dtype}; embed token ids first")
+
+    @staticmethod
+    def _merge_masks(mask: torch.Tensor | None, causal: bool, t_q: int, t_k: int, device) -> tuple:
+        """``(mask, is_causal)`` for the fused kernel, whose ``is_causal`` only fits T_q == T_k without a mask.
+
+        A single query is the newest position (every key is in its past): no causal mask at all. With
+        cached keys (T_k > T_q) or a padding mask, the causal mask is made explicit and ANDed in.
+        """
+        if not causal or (mask is None and t_q == 1):
+            return mask, False
+        if mask is None and t_q == t_k:
+            return None, True
+        cm = causal_mask(t_q, t_k, device=device)  # (T_q, T_k), aligned at the newest key
+        return (cm if mask is None else mask & cm), False
+
+    def _fused(self, q, k, v, mask, causal: bool, dropout_p: float) -> torch.Tensor:
+        """PyTorch's fused attention (flash / memory-efficient kernels where available). Shapes as SDPA."""
+        mask, is_causal = self._merge_masks(mask, causal, q.shape[-2], k.shape[-2], q.device)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
 
     def forward(
         self,
@@ -222,13 +241,7 @@ class MultiHeadAttention(nn.Module):
         if need_weights:
             out, weights = scaled_dot_product_attention(q, k, v, mask, is_causal=causal, dropout_p=p)
         else:
-            weights = None
-            if causal and mask is None and q.shape[-2] == 1:
-                causal = False  # a single query is the newest position: every key is in its past
-            elif causal and (past > 0 or mask is not None):
-                cm = causal_mask(q.shape[-2], k.shape[-2], device=q.device)
-                mask, causal = (cm if mask is None else mask & cm), False
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
+            out, weights = self._fused(q, k, v, mask, causal, p), None
         B, _, T, _ = out.shape
         out = out.transpose(1, 2).reshape(B, T, self.d_model)  # (B, T, H*Dh)
         return self.out_proj(out), weights

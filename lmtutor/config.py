@@ -11,7 +11,13 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import NamedTuple
 
-__all__ = ["GPTConfig", "TrainConfig", "Preset", "PRESETS", "POS_ENCODINGS", "train_preset", "lr_at", "check_types"]
+# fmt: off
+__all__ = ["GPTConfig", "TrainConfig", "Preset", "PRESETS", "POS_ENCODINGS", "IGNORE_INDEX", "train_preset", "lr_at",
+           "check_types"]
+# fmt: on
+
+# Label of a position without a loss: PyTorch's default ignore_index, and what 🤗 Transformers uses.
+IGNORE_INDEX = -100
 
 
 def check_types(obj, types: dict[str, type], optional: tuple[str, ...] = ()) -> None:

@@ -45,7 +45,7 @@ class Seq2SeqConfig:
     max_len: int = 64  # longest source and longest target (+1 for <s>/</s>) the positions cover
     n_enc_layers: int = 2
     n_dec_layers: int = 2
-    n_heads: int = 4
+    n_head: int = 4
     d_model: int = 64  # D
     d_ff: int | None = None  # None means 4 * d_model
     dropout: float = 0.0
@@ -56,12 +56,12 @@ class Seq2SeqConfig:
     eos_id: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "max_len", "n_enc_layers", "n_dec_layers", "n_heads", "d_model"):
+        for name in ("vocab_size", "max_len", "n_enc_layers", "n_dec_layers", "n_head", "d_model"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Seq2SeqConfig.{name} must be a positive int, got {value!r}")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"Seq2SeqConfig.d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        if self.d_model % self.n_head:
+            raise ValueError(f"Seq2SeqConfig.d_model={self.d_model} must be divisible by n_head={self.n_head}")
         if self.pos_encoding not in ("sinusoidal", "learned"):
             raise ValueError(f"Seq2SeqConfig.pos_encoding must be 'sinusoidal' or 'learned', got {self.pos_encoding!r}")
         if (
@@ -86,13 +86,13 @@ class DecoderBlock(nn.Module):
     Shapes: x (B, T, D), memory (B, S, D) -> (B, T, D), plus weights (B, H, T, T) and (B, H, T, S) when asked.
     """
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int | None = None, dropout: float = 0.0, prenorm: bool = True):
+    def __init__(self, d_model: int, n_head: int, d_ff: int | None = None, dropout: float = 0.0, *, prenorm=True):
         super().__init__()
         self.prenorm = prenorm
         self.ln_1 = nn.LayerNorm(d_model)
-        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout, causal=True)
+        self.self_attn = MultiHeadAttention(d_model, n_head, dropout, causal=True)
         self.ln_2 = nn.LayerNorm(d_model)
-        self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout)
+        self.cross_attn = MultiHeadAttention(d_model, n_head, dropout)
         self.ln_3 = nn.LayerNorm(d_model)
         self.mlp = FeedForward(d_model, d_ff or 4 * d_model, dropout)
         self.drop = nn.Dropout(dropout)
@@ -131,11 +131,11 @@ class EncoderDecoder(nn.Module):
         if c.pos_encoding == "learned":  # start at the scale of the scaled token embeddings
             nn.init.normal_(self.pos.weight, std=1.0)
         self.encoder = nn.ModuleList(
-            Block(c.d_model, c.n_heads, c.d_ff, c.dropout, causal=False, prenorm=c.prenorm)
+            Block(c.d_model, c.n_head, c.d_ff, c.dropout, causal=False, prenorm=c.prenorm)
             for _ in range(c.n_enc_layers)
         )
         self.decoder = nn.ModuleList(
-            DecoderBlock(c.d_model, c.n_heads, c.d_ff, c.dropout, c.prenorm) for _ in range(c.n_dec_layers)
+            DecoderBlock(c.d_model, c.n_head, c.d_ff, c.dropout, prenorm=c.prenorm) for _ in range(c.n_dec_layers)
         )
         # pre-LN leaves the residual stream un-normalised, so each stack ends with a LayerNorm
         self.enc_norm = nn.LayerNorm(c.d_model) if c.prenorm else nn.Identity()

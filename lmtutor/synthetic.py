@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .config import IGNORE_INDEX
 from .train import train_step
 
 __all__ = [
@@ -62,7 +63,6 @@ __all__ = [
     "reversal_accuracy",
 ]
 
-IGNORE_INDEX = -100
 MONTHS = "January February March April May June July August September October November December".split()
 _WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 # How a person might write the date; every one is unambiguous (day-first in the numeric form).
@@ -312,12 +312,12 @@ def sample_batch(
 
 
 def reversal_batch(
-    batch_size: int, length: int = 8, n_symbols: int = 10, generator: torch.Generator | None = None, ignore: int = -1
+    batch_size: int, length: int = 8, n_symbols: int = 10, generator: torch.Generator | None = None, ignore=IGNORE_INDEX
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sequences ``x <sep> reversed(x)`` as next-token (inputs, targets), each (B, 2 * length).
 
     Symbols are 0 .. n_symbols - 1 and the separator is n_symbols (vocabulary n_symbols + 1). Only
-    the reversed half is scored: the other targets are ``ignore`` (-1, what ``lmtutor.GPT`` skips).
+    the reversed half is scored: the other targets are ``ignore`` (-100, what ``lmtutor.GPT`` skips).
     """
     if batch_size < 1 or length < 1 or n_symbols < 2:
         raise ValueError(f"need batch_size >= 1, length >= 1, n_symbols >= 2; got {batch_size}, {length}, {n_symbols}")
@@ -347,6 +347,6 @@ def reversal_accuracy(model: torch.nn.Module, n: int = 1000, seed: int = 12345) 
     model.eval()
     x, y = reversal_batch(n, generator=torch.Generator().manual_seed(seed))
     logits, _ = model(x)
-    scored = y != -1
+    scored = y != IGNORE_INDEX
     correct = (logits.argmax(-1) == y) | ~scored  # (B, 2L)
     return correct[scored].float().mean().item(), correct.all(dim=1).float().mean().item()

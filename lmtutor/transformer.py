@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import KVCache, MultiHeadAttention
-from .config import PRESETS, GPTConfig
+from .config import IGNORE_INDEX, PRESETS, GPTConfig
 from .decoding import next_token
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
 
@@ -45,9 +45,10 @@ class Block(nn.Module):
     def __init__(
         self,
         d_model: int,
-        n_heads: int,
+        n_head: int,
         d_ff: int | None = None,
         dropout: float = 0.0,
+        *,
         causal: bool = True,
         prenorm: bool = True,
         bias: bool = True,
@@ -56,7 +57,7 @@ class Block(nn.Module):
         super().__init__()
         self.prenorm = prenorm
         self.ln_1 = nn.LayerNorm(d_model, eps=eps, bias=bias)
-        self.attn = MultiHeadAttention(d_model, n_heads, dropout, bias, causal=causal)
+        self.attn = MultiHeadAttention(d_model, n_head, dropout, bias=bias, causal=causal)
         self.ln_2 = nn.LayerNorm(d_model, eps=eps, bias=bias)
         self.mlp = FeedForward(d_model, d_ff or 4 * d_model, dropout, bias)
         self.drop = nn.Dropout(dropout)
@@ -85,7 +86,7 @@ class GPT(nn.Module):
         self.rope = RotaryEmbedding(c.d_model // c.n_head, c.block_size) if c.pos_encoding == "rope" else None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
-            Block(c.d_model, c.n_head, c.d_ff, c.dropout, True, True, c.bias, c.layer_norm_eps)
+            Block(c.d_model, c.n_head, c.d_ff, c.dropout, bias=c.bias, eps=c.layer_norm_eps)
             for _ in range(c.n_layer)
         )
         self.ln_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias)
@@ -154,7 +155,7 @@ class GPT(nn.Module):
         return self.ln_f(x), weights
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """Return ``(logits, loss)``; loss is None without targets. Targets of -1 are ignored."""
+        """Return ``(logits, loss)``; loss is None without targets. Targets of ``IGNORE_INDEX`` (-100) do not count."""
         self._check_idx(idx)
         if targets is not None and targets.shape != idx.shape:
             raise ValueError(f"targets must have the same shape as idx {tuple(idx.shape)}, got {tuple(targets.shape)}")
@@ -166,10 +167,22 @@ class GPT(nn.Module):
         logits = self.lm_head(x)  # (B, T, V)
         if targets is None:
             return logits, None
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten().long(), ignore_index=-1)
-        if not torch.compiler.is_compiling() and loss.isnan() and bool((targets == -1).all()):
-            raise ValueError("every target is -1 (ignored), so the loss is undefined; keep at least one real target")
-        return logits, loss
+        return logits, self._loss(logits, targets)
+
+    def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy over the targets that count, with clear errors for targets that cannot."""
+        try:
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten().long(), ignore_index=IGNORE_INDEX)
+        except (IndexError, RuntimeError) as err:  # a target outside the vocabulary (on the CPU)
+            lo, hi = int(targets.min()), int(targets.max())
+            raise ValueError(
+                f"targets must be token ids in [0, {self.config.vocab_size}) or {IGNORE_INDEX} (ignored), got values "
+                f"in [{lo}, {hi}]; mark positions without a loss with {IGNORE_INDEX}, as PyTorch and 🤗 do"
+            ) from err
+        if not torch.compiler.is_compiling() and loss.isnan() and bool((targets == IGNORE_INDEX).all()):
+            msg = f"every target is {IGNORE_INDEX} (ignored), so the loss is undefined; keep at least one real target"
+            raise ValueError(msg)
+        return loss
 
     @torch.no_grad()
     def attention_maps(self, idx: torch.Tensor) -> torch.Tensor:

@@ -86,7 +86,7 @@ CASES = [
     ),
     ("causal mask t_k < t_q", lambda: causal_mask(5, 3), ValueError, "1 <= t_q <= t_k"),
     ("padding mask rank", lambda: padding_mask(torch.ones(3)), ValueError, r"shape \(B, S\)"),
-    ("heads do not divide width", lambda: MultiHeadAttention(10, 3), ValueError, "positive multiple of n_heads"),
+    ("heads do not divide width", lambda: MultiHeadAttention(10, 3), ValueError, "positive multiple of n_head"),
     ("MHA input without batch", lambda: MultiHeadAttention(8, 2)(r(5, 8)), ValueError, "add a batch dimension"),
     ("MHA wrong width", lambda: MultiHeadAttention(8, 2)(r(1, 5, 6)), ValueError, r"shape \(B, T, 8\)"),
     # positional
@@ -186,7 +186,8 @@ CASES = [
     # --- GPT forward
     ("ids as a list", lambda: GPT(CFG)([[1, 2]]), TypeError, "idx must be a tensor of token ids, got list"),
     ("float targets", lambda: GPT(CFG)(IDS, IDS.float()), TypeError, r"targets must hold integer .*targets.long\(\)"),
-    ("all targets ignored", lambda: GPT(CFG)(IDS, IDS - 1), ValueError, "every target is -1"),
+    ("all targets ignored", lambda: GPT(CFG)(IDS, torch.full_like(IDS, -100)), ValueError, "every target is -100"),
+    ("target -1", lambda: GPT(CFG)(IDS, IDS - 1), ValueError, r"or -100 \(ignored\), got values in \[-1, "),
     ("attention maps without batch", lambda: GPT(CFG).attention_maps(IDS[0]), ValueError, r"idx\[None\]"),
     # --- generate
     ("float max_new_tokens", lambda: GPT(CFG).generate(IDS, 2.0), TypeError, r"max_new_tokens must be an int .*2.0"),

@@ -14,7 +14,7 @@ from lmtutor.train import TrainConfig
 from lmtutor.transformer import Block
 
 VOCAB = S.date_vocab()
-CFG = Seq2SeqConfig(len(VOCAB), max_len=32, n_heads=4, d_model=32)
+CFG = Seq2SeqConfig(len(VOCAB), max_len=32, n_head=4, d_model=32)
 
 
 # --- the synthetic data -------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class _Oracle(torch.nn.Module):
 def test_reversal_task_and_its_scoring():
     x, y = S.reversal_batch(4, length=5, generator=torch.Generator().manual_seed(0))
     assert x.shape == y.shape == (4, 10)
-    assert (x[:, 5] == 10).all() and (y[:, :5] == -1).all()  # separator; the prompt is not scored
+    assert (x[:, 5] == 10).all() and (y[:, :5] == -100).all()  # separator; the prompt is not scored
     assert torch.equal(y[:, 5:], x[:, :5].flip(1))  # the scored targets are the reversed string
     assert torch.equal(x[:, 6:], x[:, 1:5].flip(1))  # teacher forcing: inputs are targets shifted right
     assert S.reversal_accuracy(_Oracle()) == (1.0, 1.0)
@@ -220,11 +220,11 @@ def test_parameter_count_by_formula(prenorm):
     enc_block, dec_block = attn + ffn + 2 * 2 * D, 2 * attn + ffn + 3 * 2 * D
     assert sum(p.numel() for p in Block(D, 4, F, causal=False).parameters()) == enc_block
     assert sum(p.numel() for p in DecoderBlock(D, 4, F).parameters()) == dec_block
-    cfg = Seq2SeqConfig(V, max_len=32, d_model=D, n_heads=4, prenorm=prenorm)
+    cfg = Seq2SeqConfig(V, max_len=32, d_model=D, n_head=4, prenorm=prenorm)
     final_norms = 2 * 2 * D if prenorm else 0
     expected = 2 * V * D + 2 * enc_block + 2 * dec_block + final_norms  # sinusoidal positions: no parameters
     assert sum(p.numel() for p in EncoderDecoder(cfg).parameters()) == expected
-    learned = EncoderDecoder(Seq2SeqConfig(V, max_len=32, d_model=D, n_heads=4, pos_encoding="learned"))
+    learned = EncoderDecoder(Seq2SeqConfig(V, max_len=32, d_model=D, n_head=4, pos_encoding="learned"))
     assert sum(p.numel() for p in learned.parameters()) == 2 * V * D + 32 * D + 2 * enc_block + 2 * dec_block + 4 * D
 
 
@@ -256,9 +256,9 @@ def test_short_training_reduces_loss_and_learns_the_format():
 
 def test_post_ln_model_runs_and_differs_from_pre_ln():
     torch.manual_seed(0)
-    post = EncoderDecoder(Seq2SeqConfig(len(VOCAB), max_len=32, d_model=32, n_heads=4, prenorm=False)).eval()
+    post = EncoderDecoder(Seq2SeqConfig(len(VOCAB), max_len=32, d_model=32, n_head=4, prenorm=False)).eval()
     torch.manual_seed(0)
-    pre = EncoderDecoder(Seq2SeqConfig(len(VOCAB), max_len=32, d_model=32, n_heads=4)).eval()
+    pre = EncoderDecoder(Seq2SeqConfig(len(VOCAB), max_len=32, d_model=32, n_head=4)).eval()
     b = _batch()
     assert not torch.allclose(post(b.src, b.tgt_in)[0], pre(b.src, b.tgt_in)[0])
     assert isinstance(post.enc_norm, torch.nn.Identity)
@@ -278,7 +278,7 @@ def test_post_ln_model_runs_and_differs_from_pre_ln():
         (lambda m: m.generate(torch.ones(1, 4, dtype=torch.long), max_new_tokens=0), "max_new_tokens"),
         (lambda m: translate_fn(m, VOCAB, "1 May 2000"), "list of strings"),
         (lambda m: decoder_self_mask(torch.ones(3, dtype=torch.bool)), r"\(B, T\)"),
-        (lambda m: Seq2SeqConfig(10, d_model=30, n_heads=4), "divisible"),
+        (lambda m: Seq2SeqConfig(10, d_model=30, n_head=4), "divisible"),
         (lambda m: Seq2SeqConfig(10, pos_encoding="rope"), "pos_encoding"),
     ],
 )

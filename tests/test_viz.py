@@ -373,3 +373,15 @@ def test_non_finite_attention_is_refused_not_written_as_nan():
             make(w, ["a", "b", "c"])
     with pytest.raises(ValueError, match="NaN/inf values"):
         lt.viz.attention_heatmap(w[0, 0])
+
+
+def test_head_tables_draws_one_annotated_table_per_statistic():
+    stats = {"previous_token": torch.rand(2, 3), "cls": torch.rand(2, 3), "entropy": torch.rand(2, 3)}
+    fig = lt.viz.head_tables(stats, ["previous_token", "cls", "entropy"], "three statistics", ncols=2)
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in drawn] == ["previous token", "[CLS]", "entropy"]
+    assert len(drawn[0].texts) == 6  # a value written on every (layer, head) cell
+    assert fig._suptitle.get_text() == "three statistics"
+    plt.close(fig)
+    with pytest.raises(KeyError, match=r"no statistic 'sep'; the stats hold \['cls', 'entropy', 'previous_token'\]"):
+        lt.viz.head_tables(stats, ["sep"], "missing")

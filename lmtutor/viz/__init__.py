@@ -16,7 +16,8 @@ Attention, in three steps (chapters 5, 6, 8, 13):
 
 2. Static figures (matplotlib): ``plot_attention(data, layer, head)``, ``attention_heatmap(weights,
    x_labels, y_labels)``, ``attention_grid(data_or_weights)`` (layers x heads),
-   ``plot_seq2seq_attention(data)``, ``plot_head_summary(data)``.
+   ``plot_seq2seq_attention(data)``, ``plot_head_summary(data)``, ``head_tables(stats, keys, title)``
+   (one layer x head table per statistic).
 
 3. Interactive views (HTML + inline JavaScript, no network, no kernel needed):
    ``head_view(data, layer=0, head=None)`` and ``model_view(data)`` return an ``AttentionView``
@@ -31,12 +32,12 @@ Numbers: ``mean_attention_distance``, ``attention_entropy``, ``head_summary``, `
 from .analysis import attention_entropy, attention_rollout, head_summary, mean_attention_distance
 from .embeddings import embedding_explorer, neighbour_view, plot_projection
 from .extract import AttentionData, Seq2SeqAttention, attention_data, attention_from_hf, attention_from_lmtutor
+from .heads import head_tables, plot_head_summary
 from .interactive import AttentionView, head_view, model_view
 from .static import (
     attention_grid,
     attention_heatmap,
     plot_attention,
-    plot_head_summary,
     plot_loss,
     plot_matrix,
     plot_seq2seq_attention,
@@ -56,6 +57,7 @@ __all__ = [
     "attention_rollout",
     "embedding_explorer",
     "head_summary",
+    "head_tables",
     "head_view",
     "mean_attention_distance",
     "model_view",

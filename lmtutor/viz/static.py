@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .analysis import head_summary
 from .extract import AttentionData, Seq2SeqAttention
 from .tokens import _visible
 
@@ -23,7 +22,6 @@ __all__ = [
     "attention_grid",
     "plot_attention",
     "plot_seq2seq_attention",
-    "plot_head_summary",
     "plot_loss",
     "plot_matrix",
 ]
@@ -215,31 +213,6 @@ def plot_seq2seq_attention(data: Seq2SeqAttention, layer: int = -1, head: int | 
         ax.set_title(f"{part.kind}, layer {layer % part.shape[0]}", fontsize=9)
     fig.tight_layout()
     return fig
-
-
-def plot_head_summary(data, ax: plt.Axes | None = None, annotate: bool = True) -> plt.Axes:
-    """Every head as a point: mean attention distance vs entropy, coloured by layer, to find odd heads."""
-    attn = data.attentions if isinstance(data, AttentionData) else torch.as_tensor(data).float()
-    summary = head_summary(attn)
-    dist, ent = summary["distance"].numpy(), summary["entropy"].numpy()  # (L, H)
-    L, H, T = attn.shape[0], attn.shape[1], attn.shape[-1]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
-    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, L))
-    for layer in range(L):
-        ax.scatter(dist[layer], ent[layer], color=colors[layer], s=22, label=f"layer {layer}")
-        for h in range(H if annotate and L * H <= 144 else 0):
-            ax.annotate(
-                f"{layer}.{h}", (dist[layer, h], ent[layer, h]), fontsize=6, xytext=(2, 2), textcoords="offset points"
-            )
-    causal = isinstance(data, AttentionData) and data.kind == "decoder"
-    uniform = float(np.mean(np.log(np.arange(1, T + 1)))) if causal else math.log(T)
-    ax.axhline(uniform, color="0.5", ls="--", lw=1, label="uniform attention")
-    ax.set_xlabel("mean attention distance (tokens)")
-    ax.set_ylabel("entropy of the weights (nats)")
-    ax.set_title(f"{L} layers x {H} heads on {T} tokens (label: layer.head)")
-    ax.legend(fontsize=7, loc="best")
-    return ax
 
 
 def plot_loss(history: dict, ax: plt.Axes | None = None, smooth: int = 50, title: str | None = None) -> plt.Axes:
