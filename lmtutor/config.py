@@ -11,6 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import NamedTuple
 
+from .utils import did_you_mean
+
 # fmt: off
 __all__ = ["GPTConfig", "TrainConfig", "Preset", "PRESETS", "POS_ENCODINGS", "IGNORE_INDEX", "train_preset", "lr_at",
            "check_types"]
@@ -194,7 +196,7 @@ PRESETS: dict[str, Preset] = {
 
 def _preset(name: str) -> Preset:
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        raise ValueError(f"unknown preset {name!r}.{did_you_mean(name, PRESETS)} Choose one of {sorted(PRESETS)}.")
     return PRESETS[name]
 
 
@@ -202,7 +204,7 @@ def train_preset(name: str, **overrides) -> TrainConfig:
     """The training recipe of a named preset (see ``PRESETS``), optionally with fields overridden."""
     trained = sorted(k for k, p in PRESETS.items() if p.train is not None)
     if name not in trained:
-        raise ValueError(f"unknown training preset {name!r}; choose one of {trained}")
+        raise ValueError(f"unknown training preset {name!r}.{did_you_mean(name, trained)} Choose one of {trained}.")
     return replace(PRESETS[name].train, **overrides)
 
 

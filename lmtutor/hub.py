@@ -3,7 +3,7 @@
 The low-level layer under everything that loads 🤗 models: ``hub_available()`` honours
 ``HF_HUB_OFFLINE=1`` at once and otherwise probes the hub in a background thread for at most
 ``PROBE_TIMEOUT`` seconds (the answer is cached for the session); ``cached_snapshot(repo)`` finds a
-complete model in the local cache. It imports nothing from lmtutor. Where each task's model comes
+complete model in the local cache. Where each task's model comes
 from (hub, cache or the book's own checkpoint) is decided one layer up, in ``lmtutor.tasks``;
 MiniLM, the offline sentence encoder, is loaded by ``lmtutor.pretrained``.
 """
@@ -16,6 +16,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .utils import env_flag
+
 __all__ = ["hub_available", "offline_env", "cached_snapshot", "has_model", "has_tokenizer", "partial_snapshot"]
 
 PROBE_TIMEOUT = 1.0  # seconds; the probe never blocks longer, even when DNS itself hangs
@@ -25,8 +27,7 @@ _probe_cache: dict[str, bool] = {}
 
 def offline_env() -> bool:
     """True when ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` asks for offline mode."""
-    flags = (os.environ.get(k, "") for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-    return any(v.strip().lower() in {"1", "true", "yes", "on"} for v in flags)
+    return env_flag("HF_HUB_OFFLINE") or env_flag("TRANSFORMERS_OFFLINE")
 
 
 def _probe(url: str, timeout: float) -> bool:

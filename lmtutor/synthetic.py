@@ -1,18 +1,15 @@
 """Small synthetic tasks: translation for encoder-decoder models, reversal for GPTs (chapters 7, 8, 13).
 
-Two tasks a small Transformer learns on a CPU in about a minute, with a character vocabulary:
-
-* dates: ``"12 March 2021"``, ``"Friday, 12 March 2021"``, ``"Mar 12 2021"``, ``"12.3.2021"`` ... -> ``"2021-03-12"``
-* numbers: ``"four hundred and twelve thousand three hundred"`` -> ``"412300"``
+A translation task a small Transformer learns on a CPU in about a minute, with a character vocabulary:
+dates ``"12 March 2021"``, ``"Friday, 12 March 2021"``, ``"Mar 12 2021"``, ``"12.3.2021"`` ... -> ``"2021-03-12"``.
 
 API (stable; every random choice comes from ``seed``, so the same call gives the same data):
 
 * ``date_pairs(n, seed=0) -> list[tuple[str, str]]``: ``n`` distinct (source, target) pairs.
-* ``number_pairs(n, seed=0, max_value=999_999) -> list[tuple[str, str]]``: the same for numbers.
-* ``parse_date(text) -> datetime.date`` and ``words_to_number(text) -> int``: read a source back.
+* ``parse_date(text) -> datetime.date``: read a source back.
 * ``train_test_split(pairs, test_fraction=0.1, seed=0) -> (train, test)``: no source in both.
 * ``CharVocab``: ids ``<pad>`` 0, ``<s>`` 1 (begin), ``</s>`` 2 (end), then one id per character.
-  ``date_vocab()`` / ``number_vocab()`` cover every character the tasks can produce;
+  ``date_vocab()`` covers every character the task can produce;
   ``CharVocab.from_pairs(pairs)`` builds one from data. ``encode(text, bos=False, eos=False)``,
   ``decode(ids)`` (stops at ``</s>``, skips ``<pad>``/``<s>``).
 * ``make_batch(pairs, vocab) -> Seq2SeqBatch`` with ``src`` (B, S) padded with ``<pad>``,
@@ -47,13 +44,9 @@ __all__ = [
     "format_date",
     "date_pairs",
     "parse_date",
-    "number_to_words",
-    "words_to_number",
-    "number_pairs",
     "train_test_split",
     "CharVocab",
     "date_vocab",
-    "number_vocab",
     "Seq2SeqBatch",
     "make_batch",
     "iterate_batches",
@@ -123,68 +116,6 @@ def parse_date(text: str) -> dt.date:
         raise ValueError(f"{text!r} is not a date in one of the formats {list(DATE_FORMATS)}") from None
 
 
-_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split()
-_ONES += "sixteen seventeen eighteen nineteen".split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-
-
-def _below_thousand(n: int) -> list[str]:
-    words = [_ONES[n // 100], "hundred"] if n >= 100 else []
-    rest = n % 100
-    if rest and words:
-        words.append("and")  # British usage: "three hundred and five"
-    if rest >= 20:
-        words.append(_TENS[rest // 10] + (f"-{_ONES[rest % 10]}" if rest % 10 else ""))
-    elif rest:
-        words.append(_ONES[rest])
-    return words
-
-
-def number_to_words(n: int) -> str:
-    """English words for 0 <= n <= 999,999, e.g. 412300 -> "four hundred and twelve thousand three hundred"."""
-    if not isinstance(n, int) or not 0 <= n <= 999_999:
-        raise ValueError(f"number_to_words handles ints from 0 to 999999, got {n!r}")
-    if n == 0:
-        return "zero"
-    thousands, rest = divmod(n, 1000)
-    words = _below_thousand(thousands) + ["thousand"] if thousands else []
-    if rest and thousands and rest < 100:
-        words.append("and")  # "two thousand and five"
-    return " ".join(words + _below_thousand(rest))
-
-
-def words_to_number(text: str) -> int:
-    """Read back the output of ``number_to_words`` (used to verify the data)."""
-    value = {w: i for i, w in enumerate(_ONES)} | {w: 10 * i for i, w in enumerate(_TENS) if i >= 2}
-    total = current = 0
-    for word in text.replace("-", " ").split():
-        if word in value:
-            current += value[word]
-        elif word == "hundred":
-            current *= 100
-        elif word == "thousand":
-            total, current = (total + current) * 1000, 0
-        elif word != "and":
-            raise ValueError(f"{word!r} in {text!r} is not a number word this task uses")
-    return total + current
-
-
-def number_pairs(n: int, seed: int = 0, max_value: int = 999_999) -> list[tuple[str, str]]:
-    """``n`` distinct (number in words, digits) pairs for numbers 0..max_value, log-uniform in size."""
-    _check_count(n, seed)
-    if not isinstance(max_value, int) or not 1 <= max_value <= 999_999:
-        raise ValueError(f"max_value must be an int in [1, 999999], got {max_value!r}")
-    if n > max_value + 1:
-        raise ValueError(f"only {max_value + 1} distinct numbers exist up to {max_value}, asked for {n}")
-    rng, n_digits = random.Random(seed), len(str(max_value))
-    pairs: dict[str, str] = {}
-    while len(pairs) < n:
-        digits = rng.randint(1, n_digits)  # as many 3-digit as 6-digit numbers
-        value = rng.randint(0 if digits == 1 else 10 ** (digits - 1), min(max_value, 10**digits - 1))
-        pairs.setdefault(number_to_words(value), str(value))
-    return list(pairs.items())
-
-
 def train_test_split(
     pairs: Sequence[tuple[str, str]], test_fraction: float = 0.1, seed: int = 0
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -249,11 +180,6 @@ class CharVocab:
 def date_vocab() -> CharVocab:
     """Every character the date task can produce (letters of month and weekday names, digits, ' ,.-')."""
     return CharVocab(set("".join(MONTHS + _WEEKDAYS)) | set("0123456789 ,.-"))
-
-
-def number_vocab() -> CharVocab:
-    """Every character the number task can produce (lowercase letters, digits, space, hyphen)."""
-    return CharVocab(set("abcdefghijklmnopqrstuvwxyz0123456789 -"))
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import hub, offline
+from .utils import did_you_mean
 
 __all__ = ["HubTask", "Resolved", "TASKS", "resolve", "load"]
 
@@ -70,11 +71,7 @@ class Resolved:
 
 def _task(task: str) -> HubTask:
     if task not in TASKS:
-        import difflib
-
-        close = difflib.get_close_matches(task, TASKS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown task {task!r}.{hint} Choose one of: {', '.join(TASKS)}.")
+        raise ValueError(f"unknown task {task!r}.{did_you_mean(task, TASKS)} Choose one of: {', '.join(TASKS)}.")
     return TASKS[task]
 
 

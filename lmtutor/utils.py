@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import random
+from collections.abc import Iterable
 from typing import TypeVar
 
 import numpy as np
@@ -11,7 +13,7 @@ import torch
 
 from .device import get_device
 
-__all__ = ["set_seed", "is_fast", "pick", "count_parameters"]
+__all__ = ["set_seed", "is_fast", "pick", "count_parameters", "env_flag", "did_you_mean"]
 
 T = TypeVar("T")
 
@@ -25,9 +27,20 @@ def set_seed(seed: int = 1337) -> None:
     torch.manual_seed(seed)  # also seeds CUDA and MPS generators
 
 
+def env_flag(name: str) -> bool:
+    """True when the environment variable ``name`` is set to 1, true, yes or on (any case)."""
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def did_you_mean(name: str, choices: Iterable[str], n: int = 1) -> str:
+    """`` Did you mean 'x'?`` naming the choices closest to a mistyped ``name``, or ``""`` when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=n)
+    return f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+
+
 def is_fast() -> bool:
     """True when ``LMTUTOR_FAST=1``: tiny configs and few steps (used by CI)."""
-    return os.environ.get("LMTUTOR_FAST", "0").strip().lower() in {"1", "true", "yes", "on"}
+    return env_flag("LMTUTOR_FAST")
 
 
 def pick(default: T, fast: T | None = None, gpu: T | None = None, device: torch.device | str | None = None) -> T:

@@ -40,17 +40,6 @@ def test_format_date_examples():
     assert S.format_date(d, "day.month.year") == "12.3.2021"
 
 
-def test_number_words_round_trip_and_examples():
-    assert S.number_to_words(412300) == "four hundred and twelve thousand three hundred"
-    assert S.number_to_words(2005) == "two thousand and five"
-    assert S.number_to_words(0) == "zero" and S.number_to_words(21) == "twenty-one"
-    for n in [*range(0, 2000), 10_000, 99_999, 100_001, 999_999]:
-        assert S.words_to_number(S.number_to_words(n)) == n
-    pairs = S.number_pairs(2000, seed=3)
-    assert pairs == S.number_pairs(2000, seed=3) and len({s for s, _ in pairs}) == 2000
-    assert all(S.words_to_number(src) == int(tgt) for src, tgt in pairs)
-
-
 def test_split_is_disjoint_and_deterministic():
     pairs = S.date_pairs(1000, seed=0)
     train, test = S.train_test_split(pairs, 0.2, seed=1)
@@ -62,7 +51,6 @@ def test_split_is_disjoint_and_deterministic():
 def test_vocab_covers_the_tasks_and_round_trips():
     pairs = S.date_pairs(5000, seed=0)
     assert set(S.CharVocab.from_pairs(pairs).itos) <= set(VOCAB.itos)
-    assert set(S.CharVocab.from_pairs(S.number_pairs(3000)).itos) <= set(S.number_vocab().itos)
     ids = VOCAB.encode("12 March 2021", bos=True, eos=True)
     assert ids[0] == VOCAB.bos_id and ids[-1] == VOCAB.eos_id
     assert VOCAB.decode(ids + [VOCAB.pad_id, VOCAB.stoi["7"]]) == "12 March 2021"  # stops at </s>
@@ -87,8 +75,6 @@ def test_make_batch_pads_and_shifts():
         (lambda: S.date_pairs(0), "n must be a positive int"),
         (lambda: S.format_date(dt.date(2000, 1, 1), "iso"), "unknown date style"),
         (lambda: S.parse_date("the 5th of May"), "is not a date"),
-        (lambda: S.number_to_words(10**6), "from 0 to 999999"),
-        (lambda: S.words_to_number("a million"), "not a number word"),
         (lambda: VOCAB.encode("12 März 2021"), "not in the vocabulary"),
         (lambda: VOCAB.decode([99]), "outside the vocabulary"),
         (lambda: S.make_batch([], VOCAB), "at least one"),
