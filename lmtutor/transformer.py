@@ -86,8 +86,7 @@ class GPT(nn.Module):
         self.rope = RotaryEmbedding(c.d_model // c.n_head, c.block_size) if c.pos_encoding == "rope" else None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
-            Block(c.d_model, c.n_head, c.d_ff, c.dropout, bias=c.bias, eps=c.layer_norm_eps)
-            for _ in range(c.n_layer)
+            Block(c.d_model, c.n_head, c.d_ff, c.dropout, bias=c.bias, eps=c.layer_norm_eps) for _ in range(c.n_layer)
         )
         self.ln_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
