@@ -1,7 +1,7 @@
 """The lmtutor command: classroom tools for the book's chapter notebooks.
 
     lmtutor student notebooks/ -o student/                    # student notebooks (solutions removed)
-    lmtutor grade submissions/ -o report/ --source notebooks/05_self_attention.ipynb
+    lmtutor grade submissions/ -o report/ --source notebooks/05_self_attention.ipynb [--cases extra_cases.py]
     lmtutor exercises --notebooks notebooks/ --markdown       # the exercises per chapter
     lmtutor export-nbgrader notebooks/05_self_attention.ipynb -o course/source/ch05/
 
@@ -41,7 +41,7 @@ def _grade(args: argparse.Namespace) -> int:
         expected = expected_exercises(read_notebook(args.source))
         if not expected:
             raise NotebookError(f"{args.source}: no check cells (tagged 'check') found; is this a chapter notebook?")
-    options = GradeOptions(args.timeout, args.cell_timeout, not args.full, expected, output / "notebooks")
+    options = GradeOptions(args.timeout, args.cell_timeout, not args.full, expected, output / "notebooks", args.cases)
     print(f"grading {submissions} ({'fast' if options.fast else 'default'} mode, {args.timeout:g} s per notebook)")
     start = time.monotonic()
     results = grade_folder(submissions, options, jobs=args.jobs, exclude=output)
@@ -95,7 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--timeout", type=_positive, default=600, help="seconds per notebook (default 600)")
     g.add_argument("--cell-timeout", type=_positive, default=0, help="interrupt a cell after this many seconds")
-    g.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel (default 1)")
+    g.add_argument(
+        "--cases", type=Path, help="instructor file (.py) of exercises and instructor-only cases, kept from students"
+    )
+    g.add_argument(
+        "--jobs", type=int, default=1, help="notebooks graded in parallel (default 1: one at a time, fully isolated)"
+    )
     g.add_argument("--full", action="store_true", help="run in default mode instead of fast mode (LMTUTOR_FAST=1)")
     g.set_defaults(run=_grade)
     e = sub.add_parser("exercises", help="list the exercises (per chapter with --notebooks)")

@@ -4,7 +4,7 @@ The ``lmtutor`` command (``lmtutor/cli.py``) wraps these functions; the instruct
 book (``book/instructors.md``) explains the workflow.
 """
 
-from .grade import ExerciseGrade, GradeOptions, NotebookGrade, grade_folder, grade_notebook, read_check_log
+from .grade import ExerciseGrade, GradeOptions, NotebookGrade, grade_folder, grade_notebook
 from .notebooks import NotebookError, expected_exercises, read_notebook, write_notebook
 from .report import summary, write_report
 from .student import build_student, make_student_notebook, strip_solution
@@ -19,7 +19,6 @@ __all__ = [
     "grade_folder",
     "grade_notebook",
     "make_student_notebook",
-    "read_check_log",
     "read_notebook",
     "strip_solution",
     "summary",

@@ -1,16 +1,19 @@
-"""Grading: run every submitted notebook in its own process with a time limit and collect its checks.
+"""Grading: run every submission in its own private folder and session; judge its functions in the grader.
 
-Each notebook runs in a fresh kernel (``runner.py``) with ``LMTUTOR_GRADE_LOG`` pointing at a
-file of its own, so every ``lt.check`` records its result there. The last result of each
-exercise counts. A notebook that is malformed, crashes or runs past the time limit gets a clear
-notebook-level status (``malformed`` / ``crashed`` / ``timeout``, ``errors`` when cells raised but
-the run reached the end, else ``ok``) and never stops the grading of the others.
+For each exercise, the grader inserts after the cell that checks it a cell of its own
+(``harvest.py``): it runs the learner's function on the grader's inputs and saves the outputs as
+data. After the run (and after every process of the submission has been ended), the grader
+judges those outputs against the reference in its own process (``verdict.py``), so nothing the
+notebook does to ``check``, to the cases or to a log changes a mark. Every submission is read into
+memory before the first one runs, so no submission can rewrite another before it is graded. A
+notebook that is malformed, crashes or runs past the time limit gets a clear notebook-level status
+(``malformed`` / ``crashed`` / ``timeout``, ``errors`` when cells raised but the run reached the
+end, else ``ok``) and never stops the grading of the others.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,12 +21,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import nbformat
 from nbformat import NotebookNode
 
 from .execute import run_isolated
-from .notebooks import NotebookError, check_names, expected_exercises, find_notebooks, read_notebook, short_source
+from .inject import GRADER_TAG, add_harvest_cells, show_verdicts
+from .notebooks import NotebookError, expected_exercises, read_notebook, short_source
+from .sandbox import become_subreaper, now_ticks
+from .submissions import Submission, collect_submissions
+from .verdict import grading_cases, load_instructor_file, verdict
 
-__all__ = ["GradeOptions", "ExerciseGrade", "NotebookGrade", "grade_notebook", "grade_folder", "read_check_log"]
+__all__ = ["GradeOptions", "ExerciseGrade", "NotebookGrade", "grade_notebook", "grade_folder"]
 
 CHECK_STATUSES = ("passed", "failed", "error", "not_attempted")
 
@@ -37,6 +45,7 @@ class GradeOptions:
     fast: bool = True  # LMTUTOR_FAST=1: tiny configs; the checks do not depend on it
     expected: list[str] | None = None  # the exercises to grade (from the instructor's notebook)
     executed_dir: Path | None = None  # where to keep the executed notebooks (feedback for students)
+    cases_file: Path | None = None  # instructor's exercises and instructor-only cases (grader only)
 
 
 @dataclass
@@ -44,7 +53,7 @@ class ExerciseGrade:
     """One exercise of one student."""
 
     exercise: str
-    status: str  # passed | failed | error | not_attempted | missing | not_run
+    status: str  # passed | failed | error | not_attempted | missing | not_run | unknown
     score: float
     points: float
     message: str
@@ -52,14 +61,15 @@ class ExerciseGrade:
 
 @dataclass
 class NotebookGrade:
-    """One submitted notebook: its run and its exercises."""
+    """One submitted file: its run and its exercises."""
 
     student: str
     notebook: str
-    status: str  # ok | errors | crashed | timeout | malformed
+    status: str  # ok | errors | crashed | timeout | malformed | not_a_notebook
     message: str
     seconds: float
     exercises: list[ExerciseGrade] = field(default_factory=list)
+    executed: NotebookNode | None = field(default=None, repr=False)  # feedback notebook, written at the end
 
     @property
     def total(self) -> float:
@@ -74,43 +84,24 @@ class NotebookGrade:
     def to_dict(self) -> dict:
         """Plain data for report.json."""
         data = asdict(self)
+        data.pop("executed")
         data.update(total=self.total, max=self.max_score, seconds=round(self.seconds, 1))
         return data
 
 
-def read_check_log(path: Path) -> tuple[dict[str, dict], int]:
-    """The last valid record per exercise in a grade log, and how many lines were unreadable."""
-    records: dict[str, dict] = {}
-    bad = 0
-    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-    for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            bad += 1
-            continue
-        valid = isinstance(rec, dict) and isinstance(rec.get("name"), str) and rec.get("status") in CHECK_STATUSES
-        if valid and isinstance(rec.get("points", 1), (int, float)) and isinstance(rec.get("message", ""), str):
-            records[rec["name"]] = rec
-        else:
-            bad += 1
-    return records, bad
-
-
-def _registered_points(name: str) -> float | None:
-    """Points of a registered exercise (the grader trusts the registry over the log), None if unknown."""
-    try:
-        from lmtutor.exercises import get
-
-        return float(get(name).points)
-    except Exception:  # not registered here (e.g. defined inside the notebook), or a topic module fails to import
-        return None
+def _is_grader(cell: NotebookNode) -> bool:
+    return GRADER_TAG in cell.get("metadata", {}).get("tags", [])
 
 
 def _cell(nb: NotebookNode, index: int | None) -> str:
+    """How a teacher finds a cell: its number in the submitted notebook (the grader's cells not counted)."""
     if index is None or not 0 <= index < len(nb.cells):
         return "before the first cell"
-    return f"cell {index + 1} `{short_source(nb.cells[index])}`"
+    before = index - sum(map(_is_grader, nb.cells[:index]))
+    if not _is_grader(nb.cells[index]):
+        return f"cell {before + 1} `{short_source(nb.cells[index])}`"
+    checked = max(i for i in range(index) if not _is_grader(nb.cells[i]))
+    return f"the grader's run of the function checked in cell {before} `{short_source(nb.cells[checked])}`"
 
 
 def _errors(nb: NotebookNode) -> dict[int, str]:
@@ -142,77 +133,93 @@ def _run_status(run: dict, executed: NotebookNode, options: GradeOptions) -> tup
     return "errors", f"ran to the end; {len(errors)} cell(s) raised an error: " + "; ".join(errors[:3]) + more
 
 
-def _exercise(name: str, record: dict | None, present: bool, run_status: str, cell_error: str = "") -> ExerciseGrade:
-    """The grade of one expected exercise from its last check record (or why there is none)."""
-    points = _registered_points(name)
-    if points is None:
-        points = max(0.0, float((record or {}).get("points", 1)))
-    if record:
-        score = points if record["status"] == "passed" else 0.0
-        return ExerciseGrade(name, record["status"], score, points, record.get("message", ""))
-    if run_status == "malformed":
-        return ExerciseGrade(name, "not_run", 0.0, points, "not graded: the notebook could not be read")
-    if not present:
-        return ExerciseGrade(name, "missing", 0.0, points, "the notebook has no check for this exercise (deleted?)")
+def _not_graded(name: str, points: float, status: str, text: str) -> ExerciseGrade:
+    return ExerciseGrade(name, status, 0.0, points, text)
+
+
+def _why_not_run(run_status: str, cell_error: str) -> str:
     why = {"timeout": "the notebook was stopped (time limit) before", "crashed": "the notebook crashed before"}
     if run_status in why:
-        text = f"{why[run_status]} this check finished"
-    elif cell_error:
-        text = f"its cell raised {cell_error}"
-    else:
-        text = "its cell ran but recorded no result (was it edited?)"
-    return ExerciseGrade(name, "not_run", 0.0, points, f"the check did not complete: {text}")
+        return f"the check did not complete: {why[run_status]} this check finished"
+    if cell_error:
+        return f"the check did not complete: its cell raised {cell_error}"
+    return "the check did not complete: the grader's cell for it recorded nothing"
 
 
-def _executed(path: Path, submitted: NotebookNode) -> NotebookNode:
-    """The executed notebook the runner wrote, or the submitted one when there is none (or it is unreadable)."""
-    try:
-        return read_notebook(path) if path.exists() else submitted
-    except NotebookError:
-        return submitted
+def _grade_one(name: str, plan: dict, work: Path, run_status: str, errors: dict[int, str]) -> ExerciseGrade:
+    """The grade of one expected exercise from the outputs its grader cell saved (or why there are none)."""
+    known = grading_cases(name)
+    if known is None:
+        text = f"exercise {name!r} is not registered in the grader (give its file with --cases)"
+        return _not_graded(name, 1.0, "unknown", text)
+    points = float(known[0].points)
+    if name not in plan:
+        return _not_graded(name, points, "missing", "the notebook has no check for this exercise (deleted?)")
+    index, outputs = plan[name]
+    if not (work / outputs).is_file():
+        return _not_graded(name, points, "not_run", _why_not_run(run_status, errors.get(index, "")))
+    res = verdict(name, work / outputs)
+    return ExerciseGrade(name, res.status, float(res.score), points, res.message)
 
 
-def grade_notebook(path: Path, student: str, options: GradeOptions) -> NotebookGrade:
-    """Grade one submitted notebook; never raises for anything the notebook contains."""
-    start = time.monotonic()
-    try:
-        nb = read_notebook(path)
-    except NotebookError as err:
-        expected = options.expected or []
-        grades = [_exercise(name, None, False, "malformed") for name in expected]
-        message = str(err).removeprefix(f"{path}: ")
-        return NotebookGrade(student, path.name, "malformed", message, time.monotonic() - start, grades)
-    expected = options.expected or expected_exercises(nb)
-    present = {n for cell in nb.cells if cell.cell_type == "code" for n in check_names(cell.source)}
-    with tempfile.TemporaryDirectory(prefix="lmtutor-grade-") as tmp:
+def _unreadable(sub: Submission, status: str, message: str, options: GradeOptions, start: float) -> NotebookGrade:
+    """A file that could not be run: every expected exercise gets a row with 0 points."""
+    grades = []
+    for ex in options.expected or []:
+        known = grading_cases(ex)
+        points = float(known[0].points) if known else 1.0
+        why = "the notebook could not be read" if status == "malformed" else "the file is not a notebook"
+        grades.append(_not_graded(ex, points, "not_run", f"not graded: {why}"))
+    return NotebookGrade(sub.student, sub.name, status, message, time.monotonic() - start, grades)
+
+
+def grade_notebook(sub: Submission, options: GradeOptions, since: int | None = None) -> NotebookGrade:
+    """Grade one submitted notebook (its bytes as read before grading began); never raises for its content.
+
+    ``since``: when grading began (clock ticks since boot); processes re-parented to the grader and
+    started after it are the submission's. Defaults to now.
+    """
+    start, since = time.monotonic(), now_ticks() if since is None else since
+    with tempfile.TemporaryDirectory(prefix="lmtutor-grade-", ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
-        run = run_isolated(path, work, options.timeout, options.cell_timeout, options.fast)
-        executed = _executed(work / "out.ipynb", nb)
-        status, message = _run_status(run, executed, options)
-        records, bad = read_check_log(work / "checks.jsonl")
-        if options.executed_dir and (work / "out.ipynb").exists():
-            target = options.executed_dir / f"{student}.ipynb"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(work / "out.ipynb", target)
-    if bad:
-        message += f"; {bad} unreadable line(s) in the check log were ignored"
-    failed = {n: what for i, what in _errors(executed).items() for n in check_names(executed.cells[i].source)}
-    grades = [_exercise(n, records.get(n), n in present, status, failed.get(n, "")) for n in expected]
-    return NotebookGrade(student, path.name, status, message, time.monotonic() - start, grades)
+        (work / "submitted.ipynb").write_bytes(sub.data)
+        try:
+            nb = read_notebook(work / "submitted.ipynb")
+        except NotebookError as err:
+            return _unreadable(sub, "malformed", str(err).split(": ", 1)[-1], options, start)
+        expected = options.expected or expected_exercises(nb)
+        runnable = [n for n in expected if grading_cases(n) is not None]
+        run_nb, plan = add_harvest_cells(nb, runnable, work, grading_cases)
+        nbformat.write(run_nb, work / "run.ipynb")
+        run = run_isolated(work / "run.ipynb", work, options, since)
+        executed = _executed(work / "out.ipynb")
+        status, message = _run_status(run, executed or run_nb, options)
+        errors = _errors(executed or run_nb)
+        grades = [_grade_one(n, plan, work, status, errors) for n in expected]
+    if run.get("swept"):
+        message += f"; {run['swept']} leftover process(es) of this notebook were ended"
+    if executed is not None:
+        show_verdicts(executed, plan, grades)
+    return NotebookGrade(sub.student, sub.name, status, message, time.monotonic() - start, grades, executed)
 
 
-def _grade_safely(path: Path, student: str, options: GradeOptions) -> NotebookGrade:
-    """``grade_notebook``, turning a failure of the grader itself into a report entry."""
+def _executed(path: Path) -> NotebookNode | None:
+    """The executed notebook the runner wrote, None when there is none (or it is unreadable)."""
     try:
-        return grade_notebook(path, student, options)
+        return read_notebook(path) if path.exists() else None
+    except NotebookError:
+        return None
+
+
+def _grade_safely(sub: Submission, options: GradeOptions, since: int) -> NotebookGrade:
+    """``grade_notebook``, turning a failure of the grader itself into a report entry."""
+    if sub.problem:
+        return _unreadable(sub, "not_a_notebook", sub.problem, options, time.monotonic())
+    try:
+        return grade_notebook(sub, options, since)
     except Exception as err:
-        grades = [_exercise(name, None, True, "crashed") for name in options.expected or []]
         message = f"the grader could not run this notebook ({type(err).__name__}: {err})"
-        return NotebookGrade(student, path.name, "crashed", message, 0.0, grades)
-
-
-def _student_id(path: Path, root: Path) -> str:
-    return path.relative_to(root).with_suffix("").as_posix() if root.is_dir() else path.stem
+        return NotebookGrade(sub.student, sub.name, "crashed", message, 0.0, [])
 
 
 def grade_folder(
@@ -222,26 +229,44 @@ def grade_folder(
     exclude: Path | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[NotebookGrade]:
-    """Grade every notebook in a folder (or one notebook); results sorted by student."""
+    """Grade every file in a folder (or one notebook); results sorted by student.
+
+    ``jobs > 1`` grades several notebooks at the same time: faster, but a hostile notebook could
+    then reach one that runs beside it (see the instructor page); ``jobs=1`` isolates them in time.
+    """
     options = options or GradeOptions()
-    root = Path(submissions)
-    if not root.exists():
-        raise FileNotFoundError(f"{root}: no such folder or notebook. Give the folder of submitted notebooks.")
-    paths = find_notebooks(root, exclude) if root.is_dir() else [root]
-    if not paths:
-        raise FileNotFoundError(f"{root}: no .ipynb files found in this folder.")
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    _registered_points("")  # import the exercise registry once, before the worker threads use it
+    subs = collect_submissions(Path(submissions), exclude)  # every file read now, before anything runs
+    if options.cases_file:
+        load_instructor_file(options.cases_file)
+    grading_cases("")  # import the exercise registry once, before the worker threads use it
+    reaper, since = become_subreaper(True), now_ticks()
     results = []
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_grade_safely, p, _student_id(p, root), options) for p in paths]
-        for future in as_completed(futures):
-            res = future.result()
-            echo(f"  {res.student}: {res.status} ({res.seconds:.1f} s)")
-            results.append(res)
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_grade_safely, s, options, since) for s in subs]
+            for future in as_completed(futures):
+                res = future.result()
+                echo(f"  {res.student}: {res.status} ({res.seconds:.1f} s)")
+                results.append(res)
+    finally:
+        if reaper:
+            become_subreaper(False)
     _fill_points(results)
+    _write_feedback(results, options.executed_dir)
     return sorted(results, key=lambda r: r.student)
+
+
+def _write_feedback(results: list[NotebookGrade], folder: Path | None) -> None:
+    """The executed notebooks, written only once every submission has been ended."""
+    if folder is None:
+        return
+    for res in results:
+        if res.executed is not None and res.status not in ("timeout", "malformed", "not_a_notebook"):
+            target = folder / f"{res.student}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(res.executed, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 def _fill_points(results: list[NotebookGrade]) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+
+from ..storage import atomic_file
 
 __all__ = [
     "NotebookError",
@@ -62,17 +62,9 @@ def read_notebook(path: str | Path) -> NotebookNode:
 
 def write_notebook(nb: NotebookNode, path: str | Path) -> Path:
     """Write a notebook atomically: a reader never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".ipynb.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(nb, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_file(path, "w", encoding="utf-8") as f:
+        nbformat.write(nb, f)
+    return Path(path)
 
 
 def _tags(cell: NotebookNode) -> list[str]:

@@ -1,4 +1,8 @@
-"""The grading report: report.csv (one row per student and exercise), report.json and a terminal summary."""
+"""The grading report: report.csv (one row per student and exercise), report.json and a terminal summary.
+
+Every cell of report.csv is safe to open in a spreadsheet: text a student controls (a file name, a
+message quoting an error) that starts like a formula gets a leading apostrophe.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,29 @@ import csv
 import datetime as dt
 import io
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
+from ..storage import atomic_file
 from .grade import GradeOptions, NotebookGrade
 
-__all__ = ["CSV_COLUMNS", "write_report", "summary"]
+__all__ = ["CSV_COLUMNS", "safe_cell", "write_report", "summary"]
 
 CSV_COLUMNS = ["student", "notebook_status", "exercise", "status", "score", "points", "message"]
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading ' before = + - @ tab CR (no formula injection)."""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _csv_text(results: list[NotebookGrade]) -> str:
@@ -34,12 +40,12 @@ def _csv_text(results: list[NotebookGrade]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for res in results:
-        if not res.exercises:  # nothing to grade (unreadable notebook and no --source): still one row
-            writer.writerow([res.student, res.status, "", "not_run", 0, 0, res.message])
-        for ex in res.exercises:
-            writer.writerow(
-                [res.student, res.status, ex.exercise, ex.status, f"{ex.score:g}", f"{ex.points:g}", ex.message]
-            )
+        rows = [[res.student, res.status, "", "not_run", 0, 0, res.message]] if not res.exercises else []
+        rows += [
+            [res.student, res.status, ex.exercise, ex.status, f"{ex.score:g}", f"{ex.points:g}", ex.message]
+            for ex in res.exercises
+        ]  # an unreadable or non-notebook file without --source: still one row
+        writer.writerows([[safe_cell(v) for v in row] for row in rows])
     return buffer.getvalue()
 
 
@@ -62,6 +68,7 @@ def write_report(results: list[NotebookGrade], output: str | Path, options: Grad
             "cell_timeout_s": options.cell_timeout or None,
             "fast": options.fast,
             "source": source or None,
+            "instructor_cases": str(options.cases_file) if options.cases_file else None,
         },
         "students": [r.to_dict() for r in results],
         "exercises": _per_exercise(results),

@@ -1,12 +1,12 @@
 """Execute one submitted notebook for the grader, in a process of its own.
 
-    python runner.py NOTEBOOK --log CHECKS.jsonl --result RESULT.json --executed OUT.ipynb --progress PROGRESS
+    python runner.py NOTEBOOK --result RESULT.json --executed OUT.ipynb --progress PROGRESS
 
 The grader (``grade.py``) starts this file as a script, so it imports only nbclient and nbformat
 (not torch): every submission pays for one kernel start, not for two torch imports. Errors in
 cells do not stop the run (``allow_errors``), so one broken exercise does not zero the others.
-PROGRESS receives ``kernel <pid>`` once and ``cell <index>`` before each code cell, so that the
-grader knows where a notebook stopped and which kernel to kill when it runs past its time limit.
+PROGRESS receives ``cell <index>`` before each code cell, so that the grader can say where a
+notebook stopped. No process id is written: the grader finds the processes to end by itself.
 RESULT receives ``{"status": "ok" | "crashed", "stopped_at": index or null, "error": text}``.
 """
 
@@ -25,10 +25,9 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Execute one notebook for the lmtutor grader.")
     p.add_argument("notebook")
-    p.add_argument("--log", required=True, help="LMTUTOR_GRADE_LOG: every lt.check appends one JSON line")
     p.add_argument("--result", required=True, help="where to write the run's status as JSON")
     p.add_argument("--executed", required=True, help="where to write the executed notebook")
-    p.add_argument("--progress", required=True, help="appended: 'kernel PID', then 'cell INDEX' per cell")
+    p.add_argument("--progress", required=True, help="appended: 'cell INDEX' before each cell")
     p.add_argument("--cwd", default=os.getcwd(), help="working directory of the kernel")
     p.add_argument("--cell-timeout", type=float, default=0, help="seconds per cell, 0 = no limit")
     return p.parse_args(argv)
@@ -41,14 +40,10 @@ def run(args: argparse.Namespace) -> dict:
     from nbclient.exceptions import DeadKernelError
 
     nb = nbformat.read(args.notebook, as_version=4)
-    os.environ["LMTUTOR_GRADE_LOG"] = args.log  # the kernel inherits this process's environment
 
     def note(line: str) -> None:
         with open(args.progress, "a", encoding="utf-8") as progress:
             progress.write(line + "\n")
-
-    def on_start(**_: object) -> None:
-        note(f"kernel {getattr(getattr(client.km, 'provisioner', None), 'pid', None) or 0}")
 
     client = NotebookClient(
         nb,
@@ -58,7 +53,6 @@ def run(args: argparse.Namespace) -> dict:
         allow_errors=True,
         record_timing=False,
         resources={"metadata": {"path": args.cwd}},
-        on_notebook_start=on_start,
         on_cell_execute=lambda cell, cell_index: note(f"cell {cell_index}"),
     )
     status: dict = {"status": "ok", "stopped_at": None, "error": ""}

@@ -60,8 +60,8 @@ next_token_distribution = register(
         mistakes=[
             Mistake(
                 _temperature_always,
-                "With do_sample=False generate is greedy: it takes the argmax, so the distribution is one-hot "
-                "and the temperature plays no part (this is the seed-004 pitfall).",
+                "With sampling off, generation is greedy: the distribution is one-hot on the most likely token "
+                "and the temperature plays no part (the seed-004 pitfall).",
             ),
             Mistake(
                 _divide_after_softmax,
@@ -74,7 +74,10 @@ next_token_distribution = register(
                 "the distribution, one above 1 must flatten it.",
             ),
         ],
-        hint="Greedy: one-hot at logits.argmax(-1). Sampling: softmax(logits / temperature) over the last axis.",
+        hint=(
+            "Check both modes separately: greedy puts all probability on one token, sampling must be a proper"
+            " distribution that depends on the temperature; compare the axis you normalise over."
+        ),
     )
 )
 
@@ -106,6 +109,14 @@ def _exclusive_end(start_logits, end_logits, context_mask, max_answer_len=30):
 
 def _no_length_limit(start_logits, end_logits, context_mask, max_answer_len=30):
     return _span(start_logits, end_logits, context_mask, len(start_logits))
+
+
+def _limit_off_by_one(start_logits, end_logits, context_mask, max_answer_len=30):
+    return _span(start_logits, end_logits, context_mask, max(1, max_answer_len - 1))
+
+
+def _limit_plus_one(start_logits, end_logits, context_mask, max_answer_len=30):
+    return _span(start_logits, end_logits, context_mask, max_answer_len + 1)
 
 
 def _logits(values) -> torch.Tensor:
@@ -141,6 +152,14 @@ def _span_cases() -> list[Case]:
             (_logits([0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0]), _logits([0, 0, 0, 0, 0, 1, 0, 0, 7, 0, 0]), m, 2),
         ),  # fmt: skip
         Case("random logits with padding", (_randn(14, seed=5), _randn(14, seed=6), _mask(3, 7, n_pad=1))),
+        Case(
+            "the best span has exactly max_answer_len = 3 tokens",
+            (_logits([0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0]), _logits([0, 0, 0, 0, 0, 1, 7, 0, 0, 0, 0]), m, 3),
+        ),  # fmt: skip
+        Case(
+            "the best span is one token longer than max_answer_len = 3",
+            (_logits([0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0]), _logits([0, 0, 0, 0, 0, 0, 1, 7, 0, 0, 0]), m, 3),
+        ),  # fmt: skip
     ]
 
 
@@ -157,13 +176,21 @@ answer_span = register(
                 "(context_mask False) for both the start and the end before taking the maximum.",
             ),
             Mistake(
+                _limit_off_by_one,
+                "The length limit is off by one: a span of exactly max_answer_len tokens is allowed.",
+            ),
+            Mistake(
+                _limit_plus_one,
+                "The length limit is off by one: a span one token longer than max_answer_len is not allowed.",
+            ),
+            Mistake(
                 _no_length_limit,
                 "Respect max_answer_len: a span may have at most max_answer_len tokens (end - start < max_answer_len).",
             ),
             Mistake(
                 _independent,
-                "Choosing the start and the end separately can give an end before the start. Score every pair "
-                "(start, end) with start <= end together: start_logits[s] + end_logits[e].",
+                "Choosing the start and the end separately can give an end before the start: score the pairs "
+                "(start, end) together, with the start not after the end.",
             ),
             Mistake(
                 _exclusive_end,
@@ -171,8 +198,10 @@ answer_span = register(
                 "end_positions of 🤗 QA models, not one past it.",
             ),
         ],
-        hint="Build the (T, T) table start_logits[s] + end_logits[e], keep pairs with s <= e, "
-        "e - s < max_answer_len and both in the context, and return the best (s, e) as two ints.",
+        hint=(
+            "Check which (start, end) pairs are allowed: the order of start and end, the length limit (is a "
+            "span of exactly the limit allowed?) and positions outside the context; return two Python ints."
+        ),
     )
 )
 
@@ -232,7 +261,9 @@ rank_documents = register(
                 "means dissimilar.",
             ),
         ],
-        hint="cos(q, d) = q·d / (|q| |d|); compute it for every document and return "
-        "torch.argsort(sims, descending=True).",
+        hint=(
+            "Check the similarity measure (cosine, not the raw dot product), the order of the ranking (best "
+            "first) and the dtype of the indices you return."
+        ),
     )
 )

@@ -28,12 +28,25 @@ def _sdpa_with(q, k, v, scale: float, dim: int = -1):
     return weights @ v, weights
 
 
+def _sdpa_naive(q, k, v):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    weights = scores.exp() / scores.exp().sum(dim=-1, keepdim=True)  # overflows for large scores
+    return weights @ v, weights
+
+
+def _causal_naive(scores):
+    T = scores.shape[-1]
+    e = scores.exp() * torch.ones(T, T).tril()  # overflows for large scores
+    return e / e.sum(dim=-1, keepdim=True)
+
+
 def _sdpa_cases() -> list[Case]:
     return [
         Case("2 queries, 5 keys, d_k = 4, d_v = 3", (_randn(2, 4, seed=1), _randn(5, 4, seed=2), _randn(5, 3, seed=3))),
         Case("a single position (T = 1)", (_randn(1, 8, seed=4), _randn(1, 8, seed=5), _randn(1, 8, seed=6))),
         Case("batch and head axes (2, 3, 6, 8)", tuple(_randn(2, 3, 6, 8, seed=s) for s in (7, 8, 9))),
         Case("wide vectors (d_k = 256)", (_randn(4, 256, seed=10), _randn(4, 256, seed=11), _randn(4, 2, seed=12))),
+        Case("very large scores", (1000 * _randn(3, 4, seed=13), _randn(5, 4, seed=14), _randn(5, 2, seed=15))),
     ]
 
 
@@ -46,8 +59,7 @@ scaled_dot_product = register(
         mistakes=[
             Mistake(
                 lambda q, k, v: _sdpa_with(q, k, v, 1.0),
-                "Divide the scores by √d_k (q.shape[-1] ** 0.5) before the softmax; without it the scores "
-                "grow with d_k and the softmax saturates.",
+                "The scores are not scaled: without the division by √d_k they grow with d_k and the softmax saturates.",
             ),
             Mistake(
                 lambda q, k, v: _sdpa_with(q, k, v, q.shape[-1]),
@@ -55,15 +67,22 @@ scaled_dot_product = register(
             ),
             Mistake(
                 lambda q, k, v: _sdpa_with(q, k, v, math.sqrt(v.shape[-1])),
-                "Scale by the width of the queries and keys (q.shape[-1]), not of the values (v.shape[-1]).",
+                "The scale uses the width of the values; it must use the width of the queries and keys (d_k).",
             ),
             Mistake(
                 lambda q, k, v: _sdpa_with(q, k, v, math.sqrt(q.shape[-1]), dim=-2),
-                "Apply the softmax over the keys, the last axis (dim=-1): each query's weights must sum to 1.",
+                "The softmax runs over the wrong axis: each query's weights over the keys must sum to 1.",
+            ),
+            Mistake(
+                _sdpa_naive,
+                "Your softmax overflows on very large scores (exp gives inf, then inf / inf gives NaN): "
+                "a numerically stable softmax is needed.",
             ),
         ],
-        hint="Scores are q @ k.transpose(-2, -1) / √d_k, weights their softmax over the last axis, "
-        "output weights @ v; return (output, weights).",
+        hint=(
+            "Check the three steps in order: the scores and their scaling, the softmax and its axis, and the "
+            "weighted sum of the values; very large scores must not overflow."
+        ),
     )
 )
 
@@ -93,29 +112,36 @@ causal_softmax = register(
             Case("a single position (T = 1)", (_randn(1, 1, seed=21),)),
             Case("batch and head axes (2, 3, 5, 5)", (_randn(2, 3, 5, 5, seed=22),)),
             Case("large scores (x 30)", (30 * _randn(6, 6, seed=23),)),
+            Case("very large scores (x 1000)", (1000 * _randn(2, 5, 5, seed=24),)),
         ],
         mistakes=[
             Mistake(
                 lambda s: _causal(s, upper=True),
-                "Keep the lower triangle (torch.tril): query i may see keys 0..i, the past, not the future "
-                "(torch.triu keeps the upper triangle).",
+                "The mask keeps the wrong triangle: query i may see keys 0..i, the past, not the future.",
             ),
             Mistake(
                 lambda s: _causal(s, diagonal=-1),
-                "The mask is shifted by one: keep the diagonal (tril with diagonal=0), a token may attend to "
-                "itself; otherwise the first row has no key at all.",
+                "The mask is shifted by one: a token may attend to itself (keep the diagonal); otherwise the "
+                "first row has no key at all.",
             ),
             Mistake(
                 lambda s: _causal(s, fill=0.0),
                 "Fill the masked scores with float('-inf'), not 0: exp(0) = 1, so the future still gets weight.",
             ),
             Mistake(
+                _causal_naive,
+                "Your softmax overflows on very large scores (exp gives inf, then inf / inf gives NaN): "
+                "a numerically stable softmax is needed.",
+            ),
+            Mistake(
                 _causal_after_softmax,
                 "Mask the scores before the softmax: zeroing weights after it leaves rows that no longer sum to 1.",
             ),
         ],
-        hint="Build a (T, T) bool mask with torch.ones(T, T, dtype=torch.bool).tril(), fill the scores where it "
-        "is False with float('-inf'), then softmax over the last axis.",
+        hint=(
+            "Check which positions each row may see (itself and the past, never the future), how masked "
+            "scores are removed before the softmax, and the axis of the softmax."
+        ),
     )
 )
 
@@ -148,8 +174,8 @@ masked_softmax = register(
         mistakes=[
             Mistake(
                 lambda s, m: s.masked_fill(~m, float("-inf")).softmax(dim=-1),
-                "A row whose keys are all masked becomes NaN (softmax of only -inf); replace NaN by 0, e.g. "
-                "with .nan_to_num(0.0), so that padding queries get zero weights.",
+                "A row whose keys are all masked becomes NaN (the softmax of only minus infinities); such padding"
+                " queries must get zero weights instead.",
             ),
             Mistake(
                 lambda s, m: s.masked_fill(m, float("-inf")).softmax(dim=-1).nan_to_num(0.0),
@@ -165,7 +191,9 @@ masked_softmax = register(
                 "Mask the scores before the softmax: zeroing weights after it leaves rows that no longer sum to 1.",
             ),
         ],
-        hint="Fill the scores with float('-inf') where the mask is False, softmax over the last axis, "
-        "then turn the NaN of fully masked rows into 0.",
+        hint=(
+            "Check how masked positions are removed before the softmax, the axis it runs over, and what a row"
+            " with every position masked must give (no NaN)."
+        ),
     )
 )

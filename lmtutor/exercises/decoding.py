@@ -78,7 +78,10 @@ top_p_filter = register(
                 "Return filtered *logits* (removed tokens at -inf, the others unchanged), not probabilities.",
             ),
         ],
-        hint="Sort descending, softmax, cumulative sum; drop where (cumsum - own probability) >= p; scatter back.",
+        hint=(
+            "Check the order you sort in, where the cumulative probability crosses p (the token that crosses "
+            "it is kept), and that the result is put back in the original order."
+        ),
     )
 )
 
@@ -147,7 +150,10 @@ beam_step = register(
                 "column = index % V.",
             ),
         ],
-        hint="total = beam_scores[:, None] + log_probs; topk over total.flatten(); beam = i // V, token = i % V.",
+        hint=(
+            "Check that you add each beam's score before choosing, that you choose over all beams and tokens "
+            "together, and how you recover the beam and the token from a flat index."
+        ),
     )
 )
 
@@ -209,11 +215,13 @@ repetition_penalty = register(
             ),
             Mistake(
                 _penalty_whole_batch,
-                "Each row has its own history: penalise in row b only the tokens of idx[b], not the tokens of "
-                "the whole batch.",
+                "Each row has its own history: a token is penalised in a row only if it occurred in that row, not"
+                " anywhere in the batch.",
             ),
         ],
-        hint="seen = tokens of each row (scatter into a (B, V) bool mask); "
-        "seen logits: x < 0 -> x * penalty, else x / penalty.",
+        hint=(
+            "Check which tokens count as seen (each row separately, each token once), and the direction of "
+            "the penalty for positive and for negative logits."
+        ),
     )
 )

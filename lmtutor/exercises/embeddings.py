@@ -42,19 +42,19 @@ one_hot_lookup = register(
         mistakes=[
             Mistake(
                 lambda ids, w: F.one_hot(ids, w.shape[0]).float() @ w.T,
-                "W has one row per word, shape (V, D): the lookup is one_hot(ids) @ W. Transposing W gives the "
-                "seed's (D, V) layout, which only works as W_T @ x with x a one-hot column; with a square W the "
-                "wrong orientation runs without an error but returns columns instead of rows.",
+                "The embedding matrix is used in the wrong orientation (it has one row per word, shape (V, D)); "
+                "with a square matrix this runs without an error but returns columns instead of rows.",
             ),
             Mistake(
                 _lookup_every_row,
-                "Each row of the one-hot matrix must hold a single 1, at column ids[n]: use "
-                "x[torch.arange(N), ids] = 1 or F.one_hot(ids, V). Writing x[:, ids] = 1 puts every id into "
-                "every row, so each output row is a sum of embeddings.",
+                "The one-hot matrix is wrong: each row must hold a single 1, at the column of its own id; here "
+                "every id lands in every row, so each output row is a sum of embeddings.",
             ),
         ],
-        hint="Build the (N, V) one-hot matrix with F.one_hot(ids, num_classes=V).float() and multiply it by "
-        "W (V, D); the result must equal W[ids].",
+        hint=(
+            "Check the shape and dtype of the one-hot matrix (one row per id, one column per vocabulary "
+            "entry) and which side of the product it goes on."
+        ),
     )
 )
 
@@ -80,6 +80,13 @@ def _top_k_with_self(vectors, i, k):
     return (unit @ unit[i]).topk(k).indices
 
 
+def _top_k_by_value(vectors, i, k):
+    unit = F.normalize(vectors, dim=-1)
+    sims = unit @ unit[i]
+    sims[sims > 1 - 1e-5] = float("-inf")  # drops every row that points the same way, not only row i
+    return sims.topk(k).indices
+
+
 def _top_k_ascending(vectors, i, k):
     unit = F.normalize(vectors, dim=-1)
     sims = unit @ unit[i]
@@ -95,7 +102,14 @@ def _neighbour_cases() -> list[Case]:
         Case("k = 1", (_randn(10, 5, seed=11), 3, 1)),
         Case("every other vector (k = N - 1)", (_randn(5, 3, seed=12), 4, 4)),
         Case("the last row, 100 vectors, k = 5", (_randn(100, 16, seed=13) * 10, 99, 5)),
+        Case("a duplicate of row i (it is a neighbour, row i is not)", (_duplicates(), 1, 2)),
     ]
+
+
+def _duplicates() -> torch.Tensor:
+    rows = _randn(5, 4, seed=14)
+    rows[3] = rows[1]  # row 3 is a copy of row 1
+    return rows
 
 
 top_k_neighbours = register(
@@ -112,16 +126,23 @@ top_k_neighbours = register(
             ),
             Mistake(
                 _top_k_dot,
-                "Normalise before comparing: the dot product favours long vectors (often frequent words). Divide "
-                "each row by its norm (F.normalize(vectors, dim=-1)) so only the direction counts.",
+                "The raw dot product is used instead of the cosine: it favours long vectors (often frequent "
+                "words); only the direction may count.",
+            ),
+            Mistake(
+                _top_k_by_value,
+                "Exclude the query by its index, not by its similarity: another row may be a duplicate of it "
+                "(similarity 1) and is a true neighbour.",
             ),
             Mistake(
                 _top_k_ascending,
-                "Return the most similar first: sort by decreasing similarity (topk, or argsort(descending=True)).",
+                "The order is reversed: return the most similar first.",
             ),
         ],
-        hint="Normalise the rows, take the dot products with row i, exclude i, and return the indices of the k "
-        "largest similarities, largest first.",
+        hint=(
+            "Check the similarity measure (cosine: normalise first), that the query itself is excluded (also "
+            "when another row is a duplicate of it), and the order of the result."
+        ),
     )
 )
 
@@ -164,12 +185,14 @@ skipgram_pairs = register(
             ),
             Mistake(
                 lambda ids, w: _pairs(ids, w, low_bound=False),
-                "Skip positions j < 0: in Python ids[-1] is the last word, so the first words get contexts from "
-                "the end of the text. Keep 0 <= j < N.",
+                "Context positions before the start of the text are used: a negative index wraps around to the "
+                "end of the text in Python. Keep only positions inside the text.",
             ),
         ],
-        hint="For every position i and every j with 1 <= |j - i| <= window and 0 <= j < N append (ids[i], ids[j]), "
-        "ordered by i then j; return two torch.long tensors.",
+        hint=(
+            "Check the window (distance 1 up to and including the window size, on both sides), the sequence "
+            "ends, the order of the pairs and the dtype of the result."
+        ),
     )
 )
 
@@ -217,11 +240,12 @@ sgns_loss = register(
             ),
             Mistake(
                 lambda c, o, n: _sgns(c, o, n, reduce="sum"),
-                "Average over the B pairs of the batch (.mean()), do not sum: the loss should not grow with the "
-                "batch size.",
+                "The loss is summed over the batch instead of averaged: it should not grow with the batch size.",
             ),
         ],
-        hint="pos = (center * context).sum(-1); neg = negatives @ center[:, :, None] (B, K, 1); "
-        "loss = -(logsigmoid(pos) + logsigmoid(-neg).sum over K).mean().",
+        hint=(
+            "Check the signs: the true context pair should get a high score and the negatives a low one; "
+            "check which dimension you sum over and that the loss is averaged over the batch."
+        ),
     )
 )

@@ -79,16 +79,19 @@ chain_rule_logprob = register(
             ),
             Mistake(
                 _lp_no_first,
-                "The chain rule starts with P(x_1): the first character counts too, with the empty context bigram[''].",
+                "The first character is missing: the chain rule starts with its probability, given the empty context.",
             ),
             Mistake(
                 _lp_reversed,
-                "The condition is the previous character: P(current | previous) is bigram[previous][current], "
-                "not the other way round.",
+                "The bigram table is read the wrong way round: the condition is the previous character, the "
+                "outcome the current one.",
             ),
-            Mistake(_lp_log2, "Use the natural logarithm (math.log); log base 2 gives bits, not nats."),
+            Mistake(_lp_log2, "Wrong base of the logarithm: the task asks for the natural logarithm (nats), not bits."),
         ],
-        hint="ln P(text) = ln P(x_1 | '') + the sum over t >= 2 of ln P(x_t | x_{t-1}); use math.log.",
+        hint=(
+            "Check the chain rule: every character contributes one conditional probability, the first one has"
+            " no history, and the log-probabilities are added (natural log)."
+        ),
         atol=1e-6,
         rtol=1e-9,
     )
@@ -146,8 +149,10 @@ add_k_probs = register(
                 "the probabilities sum to less than 1.",
             ),
         ],
-        hint="P(w | h) = (c(h w) + k) / (c(h) + k·V) with c(h) the sum of the counts and V = len(vocab); "
-        "return one probability per vocabulary token, in vocab order.",
+        hint=(
+            "Check the numerator and the denominator of add-k smoothing: what is added for each word of the "
+            "vocabulary, and where the vocabulary size enters."
+        ),
         atol=1e-9,
         rtol=1e-7,
     )
@@ -192,10 +197,13 @@ perplexity = register(
             ),
             Mistake(
                 lambda probs: _perplexity(probs)[:1] + (-sum(map(math.log, probs)) / len(probs),),
-                "Bits use log base 2: divide the loss in nats by ln 2 (or use math.log2).",
+                "The bits are wrong: a loss in nats must be converted to base 2.",
             ),
         ],
-        hint="nats = -(1/N) Σ ln p; perplexity = e^nats; bits = nats / ln 2. Return (perplexity, bits).",
+        hint=(
+            "Check the average (per token, negative log-probability), the base of the exponential, and the "
+            "unit conversion to bits; return the two numbers in the order the task asks."
+        ),
         atol=1e-9,
         rtol=1e-7,
     )

@@ -18,9 +18,9 @@ def _randn(*shape: int, seed: int) -> torch.Tensor:
 # 6.1 (B, T, D) -> (B, H, T, Dh)
 
 
-def _split(x, n_heads):
+def _split(x, n_head):
     B, T, D = x.shape
-    return x.view(B, T, n_heads, D // n_heads).transpose(1, 2)  # (B, H, T, Dh)
+    return x.view(B, T, n_head, D // n_head).transpose(1, 2)  # (B, H, T, Dh)
 
 
 def _split_cases() -> list[Case]:
@@ -47,7 +47,8 @@ split_heads = register(
             ),
             Mistake(
                 lambda x, h: x.view(x.shape[0], x.shape[1], h, x.shape[2] // h).transpose(1, 3),
-                "Transpose the time and head axes, dims 1 and 2: (B, T, H, Dh).transpose(1, 2) gives (B, H, T, Dh).",
+                "The axes are in the wrong order: the result must be (B, H, T, Dh), with the head axis before the"
+                " time axis.",
             ),
             Mistake(
                 lambda x, h: x.view(x.shape[0], x.shape[1], x.shape[2] // h, h).permute(0, 3, 1, 2),
@@ -55,8 +56,10 @@ split_heads = register(
                 "(Dh, H), which would deal columns out to the heads in turn.",
             ),
         ],
-        hint="B, T, D = x.shape; x.view(B, T, H, D // H) splits the columns into heads, .transpose(1, 2) moves "
-        "the head axis in front of time.",
+        hint=(
+            "Check the order of the dimensions in the result and that each head gets a contiguous block of "
+            "the model width; the batch and time dimensions must stay in place."
+        ),
     )
 )
 
@@ -64,14 +67,14 @@ split_heads = register(
 # 6.2 multi-head attention from weight matrices (no biases, no mask)
 
 
-def _mha(x, w_q, w_k, w_v, w_o, n_heads, scale_by_d=False, out_proj=True, scramble=False):
+def _mha(x, w_q, w_k, w_v, w_o, n_head, scale_by_d=False, out_proj=True, scramble=False):
     B, T, D = x.shape
-    Dh = D // n_heads
+    Dh = D // n_head
 
     def heads(t):
         if scramble:
-            return t.reshape(B, n_heads, T, Dh)
-        return t.view(B, T, n_heads, Dh).transpose(1, 2)  # (B, H, T, Dh)
+            return t.reshape(B, n_head, T, Dh)
+        return t.view(B, T, n_head, Dh).transpose(1, 2)  # (B, H, T, Dh)
 
     q, k, v = heads(x @ w_q), heads(x @ w_k), heads(x @ w_v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(D if scale_by_d else Dh)  # (B, H, T, T)
@@ -111,12 +114,14 @@ multi_head_forward = register(
             ),
             Mistake(
                 lambda *a: _mha(*a, scramble=True),
-                "The heads are scrambled: split with .view(B, T, H, Dh).transpose(1, 2), not a reshape straight "
-                "to (B, H, T, Dh).",
+                "The heads are scrambled: reshaping straight to the head layout mixes positions; split the width "
+                "into heads first, then move the head axis.",
             ),
         ],
-        hint="q = x @ w_q etc.; split into (B, H, T, Dh); softmax(q kᵀ / √Dh) v per head; transpose back and "
-        "reshape to (B, T, D); multiply by w_o.",
+        hint=(
+            "Check the order of the steps: the projections, the split into heads, attention per head with its"
+            " scaling, merging the heads back, and the output projection."
+        ),
     )
 )
 
@@ -124,7 +129,7 @@ multi_head_forward = register(
 # 6.3 parameters of one multi-head attention layer
 
 
-def _params(d_model, n_heads, bias=True):
+def _params(d_model, n_head, bias=True):
     return 4 * d_model * d_model + (4 * d_model if bias else 0)  # W_q, W_k, W_v, W_o (D x D) and biases
 
 
@@ -152,10 +157,13 @@ parameter_count = register(
             ),
             Mistake(
                 lambda d, h, bias=True: 4 * d * d,
-                "With bias=True every projection also has D biases: add 4 * D.",
+                "The biases are missing: with biases, each of the four projections also has D of them.",
             ),
         ],
-        hint="Four D x D matrices (W_q, W_k, W_v, W_o) and, with biases, four vectors of length D.",
+        hint=(
+            "Check what you count: how many weight matrices the layer has and their sizes, and whether biases"
+            " are included."
+        ),
     )
 )
 
@@ -199,14 +207,17 @@ previous_token_score = register(
             ),
             Mistake(
                 lambda a: a.diagonal(offset=1, dim1=-2, dim2=-1).sum(-1) / (a.shape[-1] - 1),
-                "offset=1 is the next token (key i + 1). Use offset=-1, below the diagonal.",
+                "The wrong diagonal: you read the weight on the next token (key i + 1), not on the previous one "
+                "(key i - 1).",
             ),
             Mistake(
                 lambda a: a.diagonal(offset=-1, dim1=-2, dim2=-1).sum(-1) / a.shape[-1],
                 "Average over the T - 1 queries that have a previous token: query 0 has none, so divide by T - 1.",
             ),
         ],
-        hint="attn.diagonal(offset=-1, dim1=-2, dim2=-1) holds attn[..., i, i - 1]; average it over its T - 1 "
-        "entries. Result (L, H).",
+        hint=(
+            "Check which attention entries look one position back (and how many there are per head), and the "
+            "axis you average over."
+        ),
     )
 )

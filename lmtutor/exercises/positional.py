@@ -67,8 +67,10 @@ register(
                 "(not all sines first and all cosines after).",
             ),
         ],
-        hint="Build angles = pos / 10000 ** (2i / d_model) for i = 0 .. d_model/2 - 1, then fill "
-        "pe[:, 0::2] = sin(angles) and pe[:, 1::2] = cos(angles).",
+        hint=(
+            "Check the frequencies (the exponent of the base, per pair of columns) and which columns get the "
+            "sine and which the cosine."
+        ),
     )
 )
 
@@ -124,12 +126,15 @@ register(
             ),
             Mistake(
                 _rotate_half_layout,
-                "Pair neighbours (x[0], x[1]), (x[2], x[3]), ... as in the RoFormer paper, not x[i] with "
-                "x[i + D/2] (that is the 'rotate half' layout of some libraries).",
+                "Wrong pairs: each pair is two neighbouring entries (0 with 1, 2 with 3, ...) as in the RoFormer "
+                "paper, not an entry with the one half a vector away (the 'rotate half' layout of some "
+                "libraries).",
             ),
         ],
-        hint="For pair i: theta = position * base ** (-2 * i / D); a, b = x[2i], x[2i+1]; "
-        "new pair = (a cos theta - b sin theta, a sin theta + b cos theta).",
+        hint=(
+            "Check which entries form a pair, the angle of each pair (its frequency and the position), and "
+            "the direction of the rotation."
+        ),
     )
 )
 
@@ -175,6 +180,9 @@ register(
                 "Index the position table with positions (offset, offset+1, ...), not with token ids.",
             ),
         ],
-        hint="Look up token_table[token_ids] (B, T, D), then add position_table[offset : offset + T] (T, D).",
+        hint=(
+            "Check which position rows are used (the offset, and the number of positions), and that token and"
+            " position embeddings are added, not concatenated."
+        ),
     )
 )

@@ -59,11 +59,11 @@ rnn_step = register(
             ),
             Mistake(
                 lambda x, h, w_ih, w_hh, b_ih, b_hh: torch.relu(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh),
-                "Wrong nonlinearity: nn.RNN's default squashes the sum with tanh, which keeps the state in (-1, 1).",
+                "Wrong nonlinearity: PyTorch's RNN squashes the sum with tanh, which keeps the state in (-1, 1).",
             ),
             Mistake(
                 lambda x, h, w_ih, w_hh, b_ih, b_hh: torch.tanh(x @ w_ih.T + b_ih + h @ w_hh.T),
-                "A bias is missing: nn.RNN adds two bias vectors, one for the input path and one for the "
+                "A bias is missing: PyTorch's RNN adds two bias vectors, one for the input path and one for the "
                 "recurrent path.",
             ),
             Mistake(
@@ -72,8 +72,10 @@ rnn_step = register(
                 "summed first and squashed together.",
             ),
         ],
-        hint="Add the input path (x times the transposed input weight, plus its bias) and the recurrent path "
-        "(h times the transposed recurrent weight, plus its bias), then apply tanh. Shapes: (B, H).",
+        hint=(
+            "Check both paths into the new state (the input and the previous state, each with its own weight "
+            "and bias), the transposes, and the nonlinearity."
+        ),
     )
 )
 
@@ -118,7 +120,7 @@ lstm_step = register(
         mistakes=[
             Mistake(
                 lambda *a: _lstm(*a, order="ifog"),
-                "The gates are read in the wrong order: nn.LSTM stacks its four blocks of rows as input gate, "
+                "The gates are read in the wrong order: PyTorch stacks its four blocks of rows as input gate, "
                 "forget gate, cell candidate, output gate.",
             ),
             Mistake(
@@ -137,8 +139,10 @@ lstm_step = register(
                 "only the cell candidate uses tanh.",
             ),
         ],
-        hint="Split the (B, 4H) pre-activations into i, f, g, o; sigmoid on i, f, o, tanh on g; "
-        "c' = f c + i g; h' = o tanh(c'). Return (h', c').",
+        hint=(
+            "Check the order of the four gates in the pre-activations, which nonlinearity each gate uses, and"
+            " how the cell state and the output are updated."
+        ),
     )
 )
 
@@ -178,8 +182,8 @@ tbptt_batches = register(
         mistakes=[
             Mistake(
                 lambda d, b, t: _tbptt(d, b, t, shift=0),
-                "The targets are not shifted: y must hold the next token of every x, one position further "
-                "along the same stream.",
+                "The targets are not shifted: a model that must predict the token it already sees learns to copy."
+                " The target at each position is the next token.",
             ),
             Mistake(
                 lambda d, b, t: _tbptt(d, b, t, streams=False),
@@ -189,12 +193,14 @@ tbptt_batches = register(
             ),
             Mistake(
                 lambda d, b, t: tuple(z.transpose(0, 1) for z in _tbptt(d, b, t)),
-                "The axes are in the wrong order: index 0 must be the chunk number, so that x[i] is the "
-                "(B, chunk) batch of step i.",
+                "The axes are in the wrong order: the first axis must be the chunk number, so that each entry "
+                "along it is the (B, chunk) batch of one step.",
             ),
         ],
-        hint="per_stream = (len(data) - 1) // B; view data[:B*per_stream] as (B, per_stream) and data shifted "
-        "by one the same way; keep n_chunks * chunk columns and reshape to (n_chunks, B, chunk).",
+        hint=(
+            "Check how many tokens each stream gets (the targets are shifted by one), how the data is laid "
+            "out into parallel streams, and the window boundaries at the end."
+        ),
         show_expected=True,
     )
 )
@@ -261,7 +267,9 @@ gradient_by_distance = register(
                 "sequence's gradient vector, then average over the batch.",
             ),
         ],
-        hint="Make x require gradients, sum f(x)[:, -1] and call backward; take the norm of x.grad over the "
-        "feature axis, average over the batch, and flip the time axis so that index k is the distance.",
+        hint=(
+            "Check what the gradient is taken of (the last output only), with respect to what (the input), "
+            "and the dimension the norm is taken over."
+        ),
     )
 )

@@ -62,8 +62,10 @@ pair_counts = register(
                 "Pairs never cross a word boundary: count the pairs of each word separately.",
             ),
         ],
-        hint="For every word and every position i, the pair (symbols[i], symbols[i + 1]) gains the word's "
-        "frequency. Return a dict {pair: count}.",
+        hint=(
+            "Check that every adjacent pair of every word is counted, weighted by the word's frequency, and "
+            "that the keys have the form the task asks for."
+        ),
     )
 )
 
@@ -125,8 +127,10 @@ merge_pair = register(
             ),
             Mistake(_merge_right_to_left, "Scan from left to right: in 'a a a' the first two symbols merge."),
         ],
-        hint="Walk through the list with an index i: if symbols i and i + 1 form the pair, append their "
-        "concatenation and jump by 2, else append symbol i and move by 1. Return a new list.",
+        hint=(
+            "Check that you scan left to right, merge only adjacent symbols that form the pair, and do not "
+            "merge a symbol twice when pairs overlap."
+        ),
     )
 )
 
@@ -212,8 +216,10 @@ wordpiece_split = register(
                 "When some part of the word matches no piece, the whole word becomes ['[UNK]'].",
             ),
         ],
-        hint="From the current start, try the longest remaining substring first and shorten it until it "
-        "is in the vocabulary ('##' + substring after the first piece); no match at all -> ['[UNK]'].",
+        hint=(
+            "Check the greedy rule (longest match first), the continuation marker on every piece after the "
+            "first, and what a word that cannot be split must give."
+        ),
     )
 )
 
@@ -272,7 +278,9 @@ pad_batch = register(
                 "can have the same id.",
             ),
         ],
-        hint="T = the longest length; ids = a (B, T) long tensor full of pad_id, mask = zeros; copy each "
-        "sequence into the start of its row and set those mask entries to 1.",
+        hint=(
+            "Check the padded length, the value and dtype used for padding, and that the mask marks real "
+            "tokens (not padding)."
+        ),
     )
 )

@@ -78,8 +78,8 @@ cross_entropy = register(
             ),
             Mistake(
                 _ce_all_pairs,
-                "log_probs[:, targets] pairs every row with every target, an (N, N) matrix. Pick one entry per "
-                "row: log_probs[torch.arange(N), targets].",
+                "The wrong entries are picked: every row is paired with every target, an (N, N) matrix, instead "
+                "of one entry per row.",
             ),
             Mistake(
                 _ce_argmax,
@@ -87,13 +87,14 @@ cross_entropy = register(
             ),
             Mistake(
                 _ce_naive_log,
-                "log(softmax(z)) breaks for very unlikely classes: their probability underflows to 0 and log(0) "
-                "is -inf. Use logits.log_softmax(dim=-1), which computes z - logsumexp(z) without exp overflow "
-                "or underflow.",
+                "The log of a softmax breaks for very unlikely classes: their probability underflows to 0 and its"
+                " log is minus infinity; the log-probabilities need a numerically stable formula.",
             ),
         ],
-        hint="Compute log_probs = logits.log_softmax(dim=-1), take log_probs[torch.arange(N), targets] and "
-        "return minus its mean (a 0-d tensor).",
+        hint=(
+            "Check that you take the log-probability of the target class (after a numerically stable log-"
+            "softmax) and average over the examples; very large logits must not overflow."
+        ),
     )
 )
 
@@ -119,7 +120,7 @@ perplexity_bits = register(
         mistakes=[
             Mistake(
                 lambda loss: (2**loss, loss / math.log(2)),
-                "The loss is in nats (natural log), so the perplexity is e^loss (math.exp); 2^x is the "
+                "Wrong base: the loss is in nats, so the perplexity is e to the loss; 2 to the loss is the "
                 "perplexity of a loss in bits.",
             ),
             Mistake(
@@ -132,7 +133,10 @@ perplexity_bits = register(
                 "Divide by ln 2 to go from nats to bits (1 bit = ln 2 ≈ 0.693 nats), don't multiply.",
             ),
         ],
-        hint="perplexity = math.exp(loss); bits per character = loss / math.log(2). Return both as a tuple.",
+        hint=(
+            "Check the base of the exponential for the perplexity and the conversion from nats to bits; "
+            "return the two numbers in the order the task asks."
+        ),
     )
 )
 
@@ -163,6 +167,7 @@ lr_schedule = register(
             Case("no warmup (warmup_steps = 0)", (10, 0, 1.0, 0.0)),
             Case("the chapter's preset: 1000 steps, 100 warmup, 3e-3 -> 3e-4", (1000, 100, 3e-3, 3e-4)),
             Case("warmup of one step", (8, 1, 2.0, 0.5)),
+            Case("a warmup as long as the run (warmup_steps = max_steps)", (6, 6, 1.0, 0.1)),
         ],
         mistakes=[
             Mistake(
@@ -180,8 +185,10 @@ lr_schedule = register(
                 "(max_steps - warmup_steps), so that it starts at max_lr and reaches min_lr exactly at max_steps.",
             ),
         ],
-        hint="For each step 0..max_steps: during warmup max_lr * (step + 1) / warmup_steps; after it "
-        "p = (step - warmup_steps) / (max_steps - warmup_steps) and min_lr + 0.5 (1 + cos(pi p)) (max_lr - min_lr).",
+        hint=(
+            "Check the boundaries of the schedule: the first and last warmup steps, the step where decay "
+            "starts, the end of the run, and a warmup as long as the run."
+        ),
         atol=1e-9,
         rtol=1e-6,
     )
@@ -208,20 +215,22 @@ shift_targets = register(
         mistakes=[
             Mistake(
                 lambda w: (w[:, :-1], w[:, :-1]),
-                "The targets are not shifted: a model that must predict the token it already sees learns to "
-                "copy. Targets are the next tokens, window[:, 1:].",
+                "The targets are not shifted: a model that must predict the token it already sees learns to copy."
+                " The target at each position is the next token.",
             ),
             Mistake(
                 lambda w: (w[:, 1:], w[:, :-1]),
-                "Shifted the wrong way: the input is the past and the target the future, "
-                "x = window[:, :-1], y = window[:, 1:].",
+                "Shifted the wrong way: the input is the past and the target the future.",
             ),
             Mistake(
                 lambda w: (w, w[:, 1:]),
-                "Drop the last token from the inputs (window[:, :-1]): it has no next token to predict, and "
-                "x and y must both have T = window length - 1 positions.",
+                "The inputs keep the last token, which has no next token to predict: inputs and targets must both"
+                " have T positions.",
             ),
         ],
-        hint="x = window[:, :-1] and y = window[:, 1:]: position t of x is trained to predict token t + 1.",
+        hint=(
+            "Check which tokens are inputs and which are targets: the target at each position is the next "
+            "token; both keep the batch dimension."
+        ),
     )
 )

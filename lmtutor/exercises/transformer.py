@@ -55,7 +55,10 @@ register(
                 "Add the original x, not norm(x): the residual path must carry x unchanged.",
             ),
         ],
-        hint="Two steps: h = norm(x); return x + sublayer(h).",
+        hint=(
+            "Check the order: in pre-LN the normalisation comes before the sub-layer, and the residual adds "
+            "the original input, not the normalised one."
+        ),
     )
 )
 
@@ -89,24 +92,25 @@ register(
             ),
             Mistake(
                 lambda m: m[:, None, None, :].expand(-1, 1, m.shape[1], -1),
-                "The look-ahead (causal) part is missing: query i may only see keys j <= i (torch.tril).",
+                "The look-ahead (causal) part is missing: query i may only see keys j <= i.",
             ),
             Mistake(
                 lambda m: torch.ones(m.shape[1], m.shape[1], dtype=torch.bool).triu() & m[:, None, None, :],
-                "triu keeps the future: the causal mask is lower-triangular (torch.tril), True on and below "
-                "the diagonal.",
+                "The mask keeps the future: the causal part must be lower-triangular, True on and below the diagonal.",
             ),
             Mistake(
                 lambda m: torch.ones(m.shape[1], m.shape[1], dtype=torch.bool).tril() & m[:, None, :, None],
-                "The padding mask hides keys (the last axis), so index it as tgt_mask[:, None, None, :]; "
-                "you masked query rows.",
+                "The padding mask is put on the wrong axis: it hides keys (the last axis), not query rows.",
             ),
             Mistake(
                 lambda m: torch.ones(m.shape[1], m.shape[1], dtype=torch.bool).tril(-1) & m[:, None, None, :],
                 "Each position may attend to itself: keep the diagonal (tril(0), not tril(-1)).",
             ),
         ],
-        hint="causal = torch.ones(T, T, dtype=torch.bool).tril(); return causal & tgt_mask[:, None, None, :].",
+        hint=(
+            "Check both conditions a position must meet (not in the future, not padding), how the masks "
+            "combine, and the shape the mask must broadcast to."
+        ),
     )
 )
 
@@ -148,7 +152,7 @@ register(
         mistakes=[
             Mistake(
                 _wrong_count(attn_bias=False, ffn_bias=False),
-                "Biases are missing: every nn.Linear(d_in, d_out) has d_in * d_out weights plus d_out biases.",
+                "Biases are missing: every linear layer has a bias per output besides its weights.",
             ),
             Mistake(
                 _wrong_count(norms=False),
@@ -163,7 +167,9 @@ register(
                 "A decoder block has a second attention (cross-attention) with its own LayerNorm.",
             ),
         ],
-        hint="Attention: 4 (d_model x d_model + d_model); feed-forward: 2 d_model d_ff + d_ff + d_model; "
-        "each LayerNorm: 2 d_model.",
+        hint=(
+            "Check every part of the block: the attention projections, both feed-forward layers, the "
+            "normalisations, and which of them have biases."
+        ),
     )
 )

@@ -219,14 +219,14 @@ def _build(data, tokens, mode, layer, head, layers, heads, top_k, rollout, title
     entries = [_encode(p, label, ls, hs, k) for p, label, ls, hs in sets]
     if len(sets) > len(parts):
         entries[-1].update(layers=["all"], heads=["mean"])
-    n_heads = entries[0]["H"]
+    n_head = entries[0]["H"]
     config = {
         "mode": mode,
         "title": title or "",
         "sets": entries,
         "set": 0,
         "layer": layer % len(layers_kept),
-        "heads": list(range(n_heads)) if head is None else [head % n_heads],
+        "heads": list(range(n_head)) if head is None else [head % n_head],
         "lineLimit": line_limit,
         "notes": _notes(entries, line_limit),
     }
