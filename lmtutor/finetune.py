@@ -59,8 +59,14 @@ def sentiment_dataset(n_train: int = 1024, n_val: int = 100, n_test: int = 200, 
     _check_sizes(n_train, n_val, n_test)
     if source not in ("auto", "book"):
         raise ValueError(f"source must be 'auto' (the hub when reachable) or 'book', got {source!r}")
-    if source == "auto" and hub_available():
-        return _sst2(n_train, n_val, n_test, seed)
+    why = "chosen with source='book'"
+    if source == "auto":
+        why = "offline fallback: the Hugging Face hub is not reachable"
+        if hub_available():
+            data, desc = _sst2(n_train, n_val, n_test, seed)
+            if data is not None:
+                return data, desc
+            why = f"fallback: SST-2 could not be loaded from the hub ({desc})"
     features = Features({"sentence": Value("string"), "label": ClassLabel(names=list(SENTIMENT_LABELS))})
     splits = _book_splits(n_train, n_val, n_test, seed)
     data = DatasetDict(
@@ -69,7 +75,6 @@ def sentiment_dataset(n_train: int = 1024, n_val: int = 100, n_test: int = 200, 
             for name, part in zip(("train", "validation", "test"), splits, strict=True)
         }
     )
-    why = "offline fallback: the Hugging Face hub is not reachable" if source == "auto" else "chosen with source='book'"
     desc = (
         f"dataset: the book's generated review sentences ({_sizes(data)}; the test sentences use subjects "
         f"and phrases that no training sentence contains) ({why})"
@@ -84,7 +89,10 @@ def _sizes(data) -> str:
 def _sst2(n_train: int, n_val: int, n_test: int, seed: int):
     from datasets import DatasetDict, load_dataset
 
-    raw = load_dataset(SST2_NAME)
+    try:
+        raw = load_dataset(SST2_NAME)
+    except Exception as err:  # the hub answers but does not serve the dataset (a mirror, a proxy, an outage)
+        return None, type(err).__name__
     if len(raw["train"]) < n_train + n_val:
         raise ValueError(f"SST-2's train split has {len(raw['train'])} sentences, fewer than n_train + n_val")
     pool = raw["train"].shuffle(seed=seed).select(range(n_train + n_val))

