@@ -7,7 +7,6 @@ small one on Tiny Shakespeare once and afterwards loads it (chapter 12 fine-tune
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -19,9 +18,8 @@ from torch import nn
 from .attention import padding_mask
 from .data import CharTokenizer
 from .device import get_device
-from .positional import RotaryEmbedding
 from .train import train, train_preset
-from .transformer import GPT, Block, GPTConfig
+from .transformer import GPT, GPTConfig
 
 __all__ = ["IGNORE", "SPECIAL_TOKENS", "mask_tokens", "random_span_mask", "span_corrupt", "nsp_pairs"]
 __all__ += ["DEFAULT_STEPS", "MLMTokenizer", "MaskedLM", "MLMObjective", "mlm_checkpoint_path", "shakespeare_mlm"]
@@ -204,23 +202,8 @@ class MaskedLM(nn.Module):
         super().__init__()
         if not isinstance(config, GPTConfig):
             raise TypeError(f"MaskedLM needs a GPTConfig, got {type(config).__name__}; e.g. GPTConfig(vocab_size=68)")
-        self.config = c = config
-        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
-        self.pos_emb = GPT._make_positions(c)
-        self.rope = RotaryEmbedding(c.d_model // c.n_head, c.block_size) if c.pos_encoding == "rope" else None
-        self.drop = nn.Dropout(c.dropout)
-        self.blocks = nn.ModuleList(
-            Block(c.d_model, c.n_head, c.d_ff, c.dropout, causal=False, bias=c.bias, eps=c.layer_norm_eps)
-            for _ in range(c.n_layer)
-        )
-        self.ln_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias)
-        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
-        self.apply(GPT._init_weights)
-        for name, p in self.named_parameters():
-            if name.endswith(("attn.out_proj.weight", "mlp.proj.weight")):
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * c.n_layer))
-        if c.tie_weights:
-            self.lm_head.weight = self.tok_emb.weight
+        self.config = config
+        GPT._build(self, config, causal=False)  # the GPT's layers and initialisation, every block bidirectional
 
     def encode(self, idx: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Contextual vectors of every position. Shapes: idx (B, T), attention_mask (B, T) -> (B, T, D)."""

@@ -80,17 +80,22 @@ class GPT(nn.Module):
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.config = c = config
+        self.config = config
+        self._build(config, causal=True)
+
+    def _build(self, c: GPTConfig, causal: bool) -> None:
+        """Embeddings, N blocks (causal or bidirectional), final LayerNorm, (tied) head; GPT-2's initialisation."""
         self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
-        self.pos_emb = self._make_positions(c)
+        self.pos_emb = GPT._make_positions(c)
         self.rope = RotaryEmbedding(c.d_model // c.n_head, c.block_size) if c.pos_encoding == "rope" else None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
-            Block(c.d_model, c.n_head, c.d_ff, c.dropout, bias=c.bias, eps=c.layer_norm_eps) for _ in range(c.n_layer)
+            Block(c.d_model, c.n_head, c.d_ff, c.dropout, causal=causal, bias=c.bias, eps=c.layer_norm_eps)
+            for _ in range(c.n_layer)
         )
         self.ln_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
-        self.apply(self._init_weights)
+        self.apply(GPT._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by 1/sqrt(2N)
             if name.endswith(("attn.out_proj.weight", "mlp.proj.weight")):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * c.n_layer))
