@@ -2,17 +2,20 @@
 
 Topic modules (each names the chapter that introduces it): ``device``, ``utils``, ``data``,
 ``attention``, ``embeddings``, ``positional``, ``transformer``, ``decoding``, ``train``, ``callbacks``,
-``viz``, ``hf``, ``hub``, ``tasks``, ``exercises``. The most used names are re-exported here, so a notebook
-starts with ``import lmtutor as lt``.
+``viz``, ``hf``, ``hub``, ``tasks``, ``exercises``; ``distributed`` and ``scaling`` (chapter 15). The
+most used names are re-exported here, so a notebook starts with ``import lmtutor as lt``.
 """
 
 # Topic modules, reachable as lt.viz, lt.train, lt.recipes, ...
 from . import (  # noqa: F401
     attention,
     callbacks,
+    checkpoint,
+    config,
     data,
     decoding,
     device,
+    distributed,
     embeddings,
     evaluation,
     finetune,
@@ -25,6 +28,7 @@ from . import (  # noqa: F401
     pretrained,
     recipes,
     recurrent,
+    scaling,
     seq2seq,
     synthetic,
     tasks,

@@ -19,7 +19,10 @@ __all__ = [
     "padding_mask",
     "KVCache",
     "MultiHeadAttention",
+    "repeat_kv",
 ]
+
+_SDPA_GQA = tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 5)  # enable_gqa is new in torch 2.5
 
 
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
@@ -102,12 +105,29 @@ def scaled_dot_product_attention(
     return weights @ v, weights
 
 
+def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
+    """Share each key/value head with ``n_rep`` query heads (grouped-query attention, chapter 15).
+
+    Each head is repeated ``n_rep`` times in a row (heads 0,0,1,1 for n_rep=2), so query head h uses
+    key/value head h // n_rep, as ``F.scaled_dot_product_attention(..., enable_gqa=True)`` does.
+    Shapes: (B, H_kv, T, Dh) -> (B, H_kv * n_rep, T, Dh).
+    """
+    if x.dim() != 4:
+        raise ValueError(f"repeat_kv needs keys or values of shape (B, H_kv, T, Dh), got {tuple(x.shape)}")
+    if isinstance(n_rep, bool) or not isinstance(n_rep, int) or n_rep < 1:
+        raise ValueError(f"n_rep must be a positive int (query heads per key/value head), got {n_rep!r}")
+    if n_rep == 1:
+        return x
+    B, H_kv, T, Dh = x.shape
+    return x[:, :, None].expand(B, H_kv, n_rep, T, Dh).reshape(B, H_kv * n_rep, T, Dh)  # (B, H_kv*n_rep, T, Dh)
+
+
 class KVCache:
     """Keys and values of earlier positions, one entry per layer, for fast generation (chapter 11).
 
-    ``keys[layer]`` and ``values[layer]`` are (B, H, T, Dh) views of buffers that grow by doubling,
+    ``keys[layer]`` and ``values[layer]`` are (B, H_kv, T, Dh) views of buffers that grow by doubling,
     so appending one position copies one position instead of the whole history (as ``torch.cat``
-    would).
+    would). H_kv is the number of key/value heads: n_head, or fewer with grouped-query attention.
     """
 
     def __init__(self) -> None:
@@ -118,6 +138,14 @@ class KVCache:
     def __len__(self) -> int:
         """Number of cached positions (of the first layer, i.e. before a forward pass updates it)."""
         return self.seq_len(0)
+
+    def nbytes(self) -> int:
+        """Bytes of the cached keys and values (the positions in use, not the spare room of the buffers)."""
+        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
+
+    def clear(self) -> None:
+        """Forget every cached position (of every layer)."""
+        self.keys, self.values, self._buffers = [], [], []
 
     def seq_len(self, layer: int) -> int:
         """Number of positions cached for ``layer``."""
@@ -158,32 +186,50 @@ class MultiHeadAttention(nn.Module):
 
     Shapes: x (B, T, D) [, memory (B, S, D)] -> out (B, T, D), weights (B, H, T, S) or None.
     Self-attention when ``memory`` is None; cross-attention (queries from x, keys/values from
-    memory) otherwise.
+    memory) otherwise. ``n_kv_head`` < n_head is grouped-query attention (Ainslie et al. 2023; 1 is
+    multi-query, Shazeer 2019): the fused projection makes n_head query heads but only n_kv_head
+    key/value heads (D + 2 * n_kv_head * Dh outputs), each shared by n_head // n_kv_head query heads.
     """
 
-    def __init__(self, d_model: int, n_head: int, dropout: float = 0.0, *, bias: bool = True, causal: bool = False):
+    def __init__(
+        self,
+        d_model: int,
+        n_head: int,
+        dropout: float = 0.0,
+        *,
+        bias: bool = True,
+        causal: bool = False,
+        n_kv_head: int | None = None,
+    ):
         super().__init__()
         if d_model <= 0 or n_head <= 0 or d_model % n_head != 0:
             raise ValueError(
                 f"d_model={d_model} must be a positive multiple of n_head={n_head} "
                 "(each head gets d_model // n_head dimensions)"
             )
+        n_kv_head = n_head if n_kv_head is None else n_kv_head
+        if isinstance(n_kv_head, bool) or not isinstance(n_kv_head, int) or n_kv_head < 1 or n_head % n_kv_head:
+            allowed = [d for d in range(1, n_head + 1) if n_head % d == 0]
+            raise ValueError(f"n_kv_head={n_kv_head!r} must divide n_head={n_head}: use one of {allowed} (or None)")
         self.d_model, self.n_head, self.head_dim = d_model, n_head, d_model // n_head
+        self.n_kv_head, self.kv_dim = n_kv_head, n_kv_head * self.head_dim
         self.causal, self.dropout = causal, dropout
-        self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)  # rows: [W_q; W_k; W_v]
+        self.qkv = nn.Linear(d_model, d_model + 2 * self.kv_dim, bias=bias)  # rows: [W_q; W_k; W_v]
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
-    def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
+    def _split_heads(self, t: torch.Tensor, n_head: int | None = None) -> torch.Tensor:
         B, T, _ = t.shape
-        return t.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
+        n_head = n_head or self.n_head
+        return t.view(B, T, n_head, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
 
     def _project(self, x: torch.Tensor, memory: torch.Tensor | None):
+        """q (B, T, D), k and v (B, T|S, n_kv_head * Dh) from the one fused projection."""
+        D, kv = self.d_model, self.kv_dim
         if memory is None:
-            return self.qkv(x).split(self.d_model, dim=-1)  # 3 x (B, T, D)
-        D = self.d_model
+            return self.qkv(x).split((D, kv, kv), dim=-1)
         w, b = self.qkv.weight, self.qkv.bias
         q = F.linear(x, w[:D], None if b is None else b[:D])  # (B, T, D)
-        k, v = F.linear(memory, w[D:], None if b is None else b[D:]).split(D, dim=-1)  # (B, S, D)
+        k, v = F.linear(memory, w[D:], None if b is None else b[D:]).split(kv, dim=-1)  # (B, S, kv)
         return q, k, v
 
     def _check_input(self, name: str, t: torch.Tensor) -> None:
@@ -210,9 +256,16 @@ class MultiHeadAttention(nn.Module):
         return (cm if mask is None else mask & cm), False
 
     def _fused(self, q, k, v, mask, causal: bool, dropout_p: float) -> torch.Tensor:
-        """PyTorch's fused attention (flash / memory-efficient kernels where available). Shapes as SDPA."""
+        """PyTorch's fused attention (flash / memory-efficient kernels where available). Shapes as SDPA.
+
+        With fewer key/value heads than query heads the kernel shares them itself (``enable_gqa``).
+        """
         mask, is_causal = self._merge_masks(mask, causal, q.shape[-2], k.shape[-2], q.device)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
+        n_rep = self.n_head // self.n_kv_head
+        gqa = {"enable_gqa": True} if n_rep > 1 and _SDPA_GQA else {}
+        if n_rep > 1 and not _SDPA_GQA:
+            k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal, **gqa)
 
     def forward(
         self,
@@ -228,17 +281,21 @@ class MultiHeadAttention(nn.Module):
         self._check_input("x", x)
         if memory is not None:
             self._check_input("memory", memory)
-        q, k, v = (self._split_heads(t) for t in self._project(x, memory))  # (B, H, T|S, Dh)
+        q, k, v = self._project(x, memory)
+        q = self._split_heads(q)  # (B, H, T, Dh)
+        k, v = self._split_heads(k, self.n_kv_head), self._split_heads(v, self.n_kv_head)  # (B, H_kv, T|S, Dh)
         past = cache.seq_len(layer) if cache is not None else 0
         if rope is not None:
             q, k = rope(q, offset=past), rope(k, offset=past)
         if cache is not None:
-            k, v = cache.update(layer, k, v)  # (B, H, past+T, Dh)
+            k, v = cache.update(layer, k, v)  # (B, H_kv, past+T, Dh): the cache keeps only the shared heads
         if mask is not None:
             _check_mask(mask, torch.Size((*q.shape[:-1], k.shape[-2])))
         causal = self.causal and memory is None
         p = self.dropout if self.training else 0.0
         if need_weights:
+            n_rep = self.n_head // self.n_kv_head
+            k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)  # (B, H, past+T, Dh)
             out, weights = scaled_dot_product_attention(q, k, v, mask, is_causal=causal, dropout_p=p)
         else:
             out, weights = self._fused(q, k, v, mask, causal, p), None

@@ -1,5 +1,6 @@
-"""The lmtutor command: classroom tools for the book's chapter notebooks.
+"""The lmtutor command: training runs and classroom tools for the book's chapter notebooks.
 
+    lmtutor train --preset cpu                                # the chapter-9 run (torchrun -m lmtutor train: DDP)
     lmtutor student notebooks/ -o student/                    # student notebooks (solutions removed)
     lmtutor grade submissions/ -o report/ --source notebooks/05_self_attention.ipynb [--cases extra_cases.py]
     lmtutor exercises --notebooks notebooks/ --markdown       # the exercises per chapter
@@ -11,9 +12,12 @@ Also runnable as `python -m lmtutor ...`. Run `lmtutor COMMAND --help` for the o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
+
+from .runs import add_train_parser
 
 __all__ = ["main"]
 
@@ -112,16 +116,23 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("sources", nargs="+", type=Path, help="chapter notebooks or folders of them")
     x.add_argument("-o", "--output", type=Path, required=True, help="e.g. course/source/ch05/")
     x.set_defaults(run=_export_nbgrader)
+    add_train_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``lmtutor`` command; bad input prints one clear line and returns 2."""
+    from .checkpoint import CheckpointError
+    from .data import DataError
+    from .distributed import DistributedError
+
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, KeyError) as err:  # NotebookError is a ValueError
-        print(f"lmtutor {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, TypeError, FileNotFoundError, KeyError, CheckpointError, DataError, DistributedError) as err:
+        rank = os.environ.get("RANK") if os.environ.get("WORLD_SIZE", "1") != "1" else None
+        where = f" (rank {rank})" if rank is not None else ""  # under torchrun every process reports its own error
+        print(f"lmtutor {args.command}{where}: error: {err}", file=sys.stderr)
         return 2
 
 

@@ -14,8 +14,8 @@ from typing import NamedTuple
 from .utils import did_you_mean
 
 # fmt: off
-__all__ = ["GPTConfig", "TrainConfig", "Preset", "PRESETS", "POS_ENCODINGS", "IGNORE_INDEX", "train_preset", "lr_at",
-           "check_types"]
+__all__ = ["GPTConfig", "TrainConfig", "Preset", "PRESETS", "POS_ENCODINGS", "NORMS", "MLPS", "IGNORE_INDEX",
+           "train_preset", "lr_at", "check_types", "default_d_ff"]
 # fmt: on
 
 # Label of a position without a loss: PyTorch's default ignore_index, and what 🤗 Transformers uses.
@@ -46,23 +46,47 @@ def check_types(obj, types: dict[str, type], optional: tuple[str, ...] = ()) -> 
 
 
 POS_ENCODINGS = ("learned", "sinusoidal", "rope", "none")
+NORMS = ("layernorm", "rmsnorm")  # GPT-2's LayerNorm; RMSNorm (Zhang & Sennrich 2019), as in LLaMA
+MLPS = ("gelu", "swiglu")  # GPT-2's GELU MLP; SwiGLU (Shazeer 2020), as in LLaMA
+
+
+def default_d_ff(d_model: int, mlp: str = "gelu") -> int:
+    """The feed-forward width when ``d_ff`` is None: 4 * d_model for GELU.
+
+    SwiGLU has three matrices instead of two, so its width is 2/3 of 4 * d_model, rounded up to a multiple
+    of 8 (as in LLaMA): 3 * (8/3) * D² ≈ 2 * 4 * D², about the GELU MLP's parameter count.
+    """
+    if mlp == "swiglu":
+        return -(-(2 * 4 * d_model // 3) // 8) * 8  # ceil(floor(8D/3) / 8) * 8
+    return 4 * d_model
 
 
 @dataclass
 class GPTConfig:
-    """Size and options of a GPT. Names map to GPT-2's: d_model=n_embd, block_size=n_positions."""
+    """Size and options of a GPT. Names map to GPT-2's: d_model=n_embd, block_size=n_positions.
+
+    The defaults are GPT-2's blocks. Today's LLMs (chapter 15) change three of them: ``norm="rmsnorm"``,
+    ``mlp="swiglu"`` and grouped-query attention with ``n_kv_head`` key/value heads (1 is multi-query),
+    usually together with ``pos_encoding="rope"``. ``d_ff=None`` means ``default_d_ff(d_model, mlp)``: 4 * d_model
+    for GELU, 2/3 of that (rounded up to a multiple of 8) for SwiGLU, so both MLPs have about as many parameters.
+    ``d_ff`` is filled in when the config is made: to change ``mlp`` or ``d_model`` of an existing config with
+    ``dataclasses.replace``, pass ``d_ff=None`` too (``GPTConfig.preset`` does this for you).
+    """
 
     vocab_size: int = 65  # V: Tiny Shakespeare has 65 distinct characters
     block_size: int = 128  # longest context the model sees (T_max)
     n_layer: int = 4
     n_head: int = 4
     d_model: int = 128  # D, the residual-stream width
-    d_ff: int | None = None  # feed-forward width; None means 4 * d_model
+    d_ff: int | None = None  # feed-forward width; None means default_d_ff(d_model, mlp)
     dropout: float = 0.0
     bias: bool = True  # biases in Linear and LayerNorm, as GPT-2
     pos_encoding: str = "learned"  # one of POS_ENCODINGS
     tie_weights: bool = True  # output layer shares the token-embedding matrix
-    layer_norm_eps: float = 1e-5
+    layer_norm_eps: float = 1e-5  # the eps of LayerNorm or RMSNorm
+    norm: str = "layernorm"  # one of NORMS
+    mlp: str = "gelu"  # one of MLPS
+    n_kv_head: int | None = None  # key/value heads (grouped-query attention); None means n_head
     extra: dict = field(default_factory=dict)  # free-form notes (e.g. which preset)
 
     def __post_init__(self) -> None:
@@ -73,7 +97,7 @@ class GPTConfig:
             fix = f"; use {name}={int(value)}" if isinstance(value, str) and value.strip().isdigit() else ""
             fix = fix or f"; e.g. {name}={getattr(GPTConfig, name)}"
             if name == "d_ff":
-                fix = "; use None for the default 4 * d_model" if value == 0 else fix
+                fix = "; use None for the default width (default_d_ff)" if value == 0 else fix
             raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r} ({type(value).__name__}){fix}")
         eps = self.layer_norm_eps
         if not (isinstance(eps, (int, float)) and 0 < eps < 1):
@@ -85,8 +109,9 @@ class GPTConfig:
             raise ValueError(f"GPTConfig.dropout must be a number in [0, 1), got {self.dropout!r}; e.g. dropout=0.1")
         if self.d_model % self.n_head:
             raise ValueError(f"GPTConfig.d_model={self.d_model} must be divisible by n_head={self.n_head}")
+        self._check_modern_options()
         if self.d_ff is None:
-            self.d_ff = 4 * self.d_model
+            self.d_ff = default_d_ff(self.d_model, self.mlp)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.pos_encoding not in POS_ENCODINGS:
@@ -94,10 +119,40 @@ class GPTConfig:
         if self.pos_encoding == "rope" and (self.d_model // self.n_head) % 2:
             raise ValueError("RoPE needs an even head width d_model // n_head")
 
+    def _check_modern_options(self) -> None:
+        """``norm``, ``mlp`` and ``n_kv_head`` (chapter 15): known names, and key/value heads that divide n_head."""
+        for name, choices in (("norm", NORMS), ("mlp", MLPS)):
+            value = getattr(self, name)
+            if value not in choices:
+                close = did_you_mean(value, choices) if isinstance(value, str) else ""
+                raise ValueError(f"GPTConfig.{name} must be one of {choices}, got {value!r}.{close}")
+        kv = self.n_kv_head
+        if kv is None:
+            return
+        if type(kv) is not int:
+            raise ValueError(f"GPTConfig.n_kv_head must be a positive int or None, got {kv!r} ({type(kv).__name__})")
+        if kv < 1 or self.n_head % kv:
+            allowed = [d for d in range(1, self.n_head + 1) if self.n_head % d == 0]
+            raise ValueError(
+                f"GPTConfig.n_kv_head={kv!r} must divide n_head={self.n_head} (each key/value head serves "
+                f"n_head // n_kv_head query heads); use one of {allowed}, or None for n_head (plain multi-head)"
+            )
+
+    @property
+    def kv_heads(self) -> int:
+        """Number of key/value heads: ``n_kv_head``, or ``n_head`` when it is None."""
+        return self.n_head if self.n_kv_head is None else self.n_kv_head
+
     @classmethod
     def preset(cls, name: str, **overrides) -> GPTConfig:
-        """The model of a named preset (see ``PRESETS``), optionally with fields overridden."""
-        return replace(_preset(name).model, **overrides, extra={"preset": name})
+        """The model of a named preset (see ``PRESETS``), optionally with fields overridden.
+
+        The feed-forward width follows ``d_model`` and ``mlp`` unless ``d_ff`` is given or the preset fixes it.
+        """
+        base = _preset(name).model
+        if "d_ff" not in overrides and base.d_ff == default_d_ff(base.d_model, base.mlp):
+            overrides["d_ff"] = None  # recomputed from the new d_model / mlp
+        return replace(base, **overrides, extra={"preset": name})
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -263,13 +263,20 @@ def get_batch(
     batch_size: int,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
+    rows: slice | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sample ``batch_size`` random windows: inputs ``x`` and next-token targets ``y``, both (B, T)."""
+    """Sample ``batch_size`` random windows: inputs ``x`` and next-token targets ``y``, both (B, T).
+
+    ``rows`` keeps only those windows of the batch (one process's share under DDP); the generator
+    advances as for the whole batch, so every process stays in step.
+    """
     if data.dim() != 1:
         raise ValueError(f"expected a 1-D tensor of token ids, got shape {tuple(data.shape)}")
     if len(data) <= block_size:
         raise ValueError(f"data has {len(data)} tokens, need more than block_size={block_size} to cut a window")
     starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    if rows is not None:
+        starts = starts[rows]
     offsets = torch.arange(block_size + 1)
     windows = data[starts[:, None] + offsets]  # (B, T+1)
     x, y = windows[:, :-1], windows[:, 1:]  # (B, T) each

@@ -21,6 +21,12 @@ def _require_gpt2_layout(c: GPTConfig) -> None:
         problems.append("bias=False (GPT-2 has biases)")
     if not c.tie_weights:
         problems.append("tie_weights=False (GPT-2 ties the LM head to wte)")
+    if c.norm != "layernorm":
+        problems.append(f"norm={c.norm!r} (GPT-2 uses LayerNorm: 'layernorm')")
+    if c.mlp != "gelu":
+        problems.append(f"mlp={c.mlp!r} (GPT-2 uses the GELU MLP: 'gelu')")
+    if c.kv_heads != c.n_head:
+        problems.append(f"n_kv_head={c.n_kv_head!r} (GPT-2 has one key/value head per query head: None)")
     if problems:
         raise ValueError("this GPT cannot be expressed as GPT-2: " + "; ".join(problems))
 

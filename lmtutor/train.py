@@ -3,7 +3,8 @@
 ``train()`` is a plain function that returns a history dict. Callbacks (a live plot, a
 progress bar) watch it; checkpoints (``lmtutor.checkpoint``, re-exported here) are written
 atomically and a run resumes exactly where it stopped. ``train_step`` is one optimisation step
-(forward, loss, backward, clipping, AdamW).
+(forward, loss, backward, clipping, AdamW). Started by ``torchrun``, the same loop trains on
+several processes with DDP (``lmtutor.distributed``, chapter 15).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from . import checkpoint as _ckpt
-from .checkpoint import TrainingDiverged, load_checkpoint, restore_run, run_state, save_checkpoint
+from . import distributed as _dist
+from .checkpoint import CheckpointError, TrainingDiverged, load_checkpoint, restore_run, run_state, save_checkpoint
 from .config import TrainConfig, lr_at, train_preset
 from .data import check_token_ids, get_batch
 from .device import autocast, get_device, synchronize
@@ -107,9 +110,18 @@ def _new_history() -> dict[str, list]:
     return {k: [] for k in keys}
 
 
-def _resume(path, model, optimizer, gen, cfg, device) -> tuple[dict, int, float, float, bool]:
+def _resume(path, model, optimizer, gen, cfg, device, me: _dist.World) -> tuple[dict, int, float, float, bool]:
     """Restore a run from its checkpoint: (history, next step, elapsed and training seconds, finished?)."""
     ck = restore_run(path, model, optimizer, gen, device, cfg)
+    saved_size = ck.get("world_size", 1)
+    if saved_size != me.size:
+        raise CheckpointError(
+            f"cannot resume from {path}: it was written by a run on {saved_size} process(es), this run has "
+            f"{me.size}. Resume it with the same number (torchrun --nproc-per-node {saved_size} ... or, for 1, "
+            "without torchrun); to start a new run instead, pass resume=False or another checkpoint_path"
+        )
+    if me.size > 1:
+        torch.set_rng_state(ck["torch_rng_ranks"][me.rank])  # each rank's own dropout stream
     history = ck["history"]
     history.setdefault("train_time", [])  # checkpoints of older versions
     out_of_time = cfg.time_budget is not None and ck["elapsed"] >= cfg.time_budget
@@ -156,19 +168,29 @@ class _Run:
     checkpoint_path: str | Path | None
     clock: _Clock
     state: dict  # cfg, history, step, model, device; after each step loss and lr; after evaluations more
+    world: _dist.World = _dist.World()  # this process among the DDP processes (rank 0 of 1 without torchrun)
+    rows: slice | None = None  # this process's rows of each global batch (None: all of them)
 
     def call(self, event: str) -> None:
+        if not self.world.main:  # one process reports
+            return
         for cb in self.callbacks:
             fn = getattr(cb, event, None)
             if fn is not None:
                 fn(self.state)
 
     def save(self, step: int) -> None:
-        """Write the checkpoint (never NaN weights over a good run)."""
+        """Write the checkpoint (never NaN weights over a good run); rank 0 writes, every rank gives its RNG."""
         history = self.state["history"]
         _ckpt.check_finite([], step, self.model, self.cfg, self.checkpoint_path, history)
+        rng_states = _dist.gather_rng_states() if self.world.size > 1 else None  # a collective: every rank
+        if not self.world.main:
+            return
         elapsed, train_time = self.clock.elapsed(), self.clock.training_seconds()
         now = run_state(self.model, self.optimizer, step, history, self.gen, self.cfg, elapsed, train_time)
+        now["world_size"] = self.world.size
+        if rng_states is not None:
+            now["torch_rng_ranks"] = rng_states
         save_checkpoint(self.checkpoint_path, **now)
 
 
@@ -196,11 +218,12 @@ def _loop(run: _Run) -> None:
     cfg, history, block_size = run.cfg, run.state["history"], run.model.config.block_size
     sync_every = 1 if run.device.type == "cpu" else 25  # reading a loss waits for the GPU: do it rarely there
     pending: list[torch.Tensor] = []
+    one_clock = run.world.size > 1 and cfg.time_budget is not None  # schedule and stop follow rank 0's clock
     for step in range(run.state["step"], cfg.max_steps):
-        elapsed = run.clock.elapsed()
+        elapsed = _dist.from_rank0(run.clock.elapsed()) if one_clock else run.clock.elapsed()
         lr = lr_at(step, cfg, elapsed)
         set_lr(run.optimizer, lr)
-        x, y = get_batch(run.data["train"], block_size, cfg.batch_size, run.gen, run.device)
+        x, y = get_batch(run.data["train"], block_size, cfg.batch_size, run.gen, run.device, run.rows)
         pending.append(train_step(run.model, run.optimizer, x, y, cfg.grad_clip, cfg.use_autocast, run.forward))
         out_of_time = cfg.time_budget is not None and elapsed >= cfg.time_budget
         last = step == cfg.max_steps - 1 or out_of_time
@@ -210,14 +233,14 @@ def _loop(run: _Run) -> None:
         history["step"].append(step)
         history["lr"].append(lr)
         if len(pending) >= sync_every or evaluate or save:
-            new = torch.stack(pending).float().tolist()
+            new = _dist.all_mean(torch.stack(pending)).float().tolist()  # the loss of the global batch
             history["loss"].extend(new)
             pending.clear()
             first = step + 1 - len(new)
             _ckpt.check_finite(new, first, run.model, cfg, run.checkpoint_path, history)  # NaN/inf: stop
         run.state.update(step=step, loss=history["loss"][-1], lr=lr)
         run.call("on_step")
-        if evaluate:
+        if evaluate and run.world.main:
             _evaluate(run)
         if save:
             run.save(step)
@@ -242,30 +265,51 @@ def train(
     uninterrupted run (on CPU). A damaged checkpoint, or one saved with other model or training
     settings, is refused with a message naming the differences; a NaN/inf loss stops the run
     (``TrainingDiverged``) without overwriting the last good checkpoint.
+
+    Under ``torchrun`` (after ``lmtutor.distributed.init()``) each of the N processes trains on its
+    ``batch_size / N`` rows of the same global batch with DDP; rank 0 evaluates, calls the callbacks
+    and writes the checkpoint, and the returned history is complete on rank 0.
     """
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}; e.g. TrainConfig(max_steps=300)")
-    device = get_device(device)
+    me = _dist.world()
+    device = _dist.rank_device(get_device(device), me)
+    rows = _dist.rows_of_rank(cfg.batch_size, me)
     check_token_ids(model.config.vocab_size, model.config.block_size, train_data=train_data, val_data=val_data)
     model.to(device).train()
     optimizer = configure_optimizer(model, cfg, device)
     gen = torch.Generator().manual_seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + me.rank)  # dropout differs between ranks, as between rows of one batch
     history, start, elapsed0, train_time0, finished = _new_history(), 0, 0.0, 0.0, False
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
-        history, start, elapsed0, train_time0, finished = _resume(checkpoint_path, model, optimizer, gen, cfg, device)
-    if checkpoint_path is not None and not finished:  # a read-only or full folder is found now, not minutes later
+        resumed = _resume(checkpoint_path, model, optimizer, gen, cfg, device, me)
+        history, start, elapsed0, train_time0, finished = resumed
+    start0 = int(_dist.from_rank0(float(start)))  # a collective on every rank (a no-op for one process)
+    if start0 != start:  # e.g. machines without a shared folder for the checkpoint
+        raise CheckpointError(
+            f"rank {me.rank} would start at step {start} but rank 0 at step {start0}: every process must read "
+            f"the same checkpoint; put {checkpoint_path} in a folder that all machines share"
+        )
+    if checkpoint_path is not None and not finished and me.main:  # a read-only or full folder is found now
         _ckpt.check_writable(checkpoint_path, 3 * sum(p.numel() * p.element_size() for p in model.parameters()) + 2**20)
-    forward = torch.compile(model) if cfg.compile and device.type == "cuda" else model
+    forward = _parallel(model, device, me)
+    forward = torch.compile(forward) if cfg.compile and device.type == "cuda" else forward
     state = {"cfg": cfg, "history": history, "step": start, "model": model, "device": device}
     data, clock = {"train": train_data, "val": val_data}, _Clock(elapsed0, train_time0, device)
-    run = _Run(model, forward, optimizer, gen, data, cfg, device, callbacks, checkpoint_path, clock, state)
+    run = _Run(model, forward, optimizer, gen, data, cfg, device, callbacks, checkpoint_path, clock, state, me, rows)
     run.call("on_start")
     if not finished:
         _loop(run)
     run.call("on_end")
     model.eval()
     return history
+
+
+def _parallel(model: nn.Module, device: torch.device, me: _dist.World) -> nn.Module:
+    """The model itself for one process; wrapped in DDP (gradients averaged in backward) for several."""
+    if me.size == 1:
+        return model
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def run_summary(history: dict[str, list], tokens_per_step: int) -> dict[str, float]:

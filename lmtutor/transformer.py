@@ -2,6 +2,8 @@
 
 The layout follows GPT-2 (fused Q/K/V, tanh-GELU, learned positions, tied input/output
 embeddings) so that ``lmtutor.hf`` can map its weights one-to-one onto 🤗 ``GPT2LMHeadModel``.
+The blocks of today's LLMs are options (chapter 15): RMSNorm, the SwiGLU MLP, grouped-query
+attention (``GPTConfig.norm``, ``mlp``, ``n_kv_head``) and RoPE (``pos_encoding="rope"``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import KVCache, MultiHeadAttention
-from .config import IGNORE_INDEX, PRESETS, GPTConfig
+from .config import IGNORE_INDEX, MLPS, NORMS, PRESETS, GPTConfig, default_d_ff
 from .decoding import next_token
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
+from .utils import did_you_mean
 
-__all__ = ["GPTConfig", "PRESETS", "FeedForward", "Block", "GPT"]
+__all__ = ["GPTConfig", "PRESETS", "FeedForward", "SwiGLU", "Block", "GPT", "make_norm", "make_mlp", "kv_cache_bytes"]
 
 
 class FeedForward(nn.Module):
@@ -35,10 +38,63 @@ class FeedForward(nn.Module):
         return self.drop(self.proj(self.act(self.fc(x))))
 
 
+class SwiGLU(nn.Module):
+    """Gated MLP of LLaMA-style models (Shazeer 2020): W2(silu(W1 x) * W3 x). Shapes: (B, T, D) -> (B, T, D).
+
+    ``gate`` is W1, ``up`` is W3 (both D -> d_ff) and ``proj`` is W2 (d_ff -> D). Three matrices instead of
+    two, so ``GPTConfig`` makes d_ff 2/3 as wide as the GELU MLP's to keep the parameter count.
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True):
+        super().__init__()
+        self.gate = nn.Linear(d_model, d_ff, bias=bias)  # W1
+        self.up = nn.Linear(d_model, d_ff, bias=bias)  # W3
+        self.proj = nn.Linear(d_ff, d_model, bias=bias)  # W2
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.proj(F.silu(self.gate(x)) * self.up(x)))  # (B, T, d_ff) -> (B, T, D)
+
+
+def _check_choice(kind: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        close = did_you_mean(value, choices) if isinstance(value, str) else ""
+        raise ValueError(f"unknown {kind} {value!r}.{close} Choose one of {choices}.")
+
+
+def make_norm(norm: str, d_model: int, eps: float = 1e-5, bias: bool = True) -> nn.Module:
+    """``nn.LayerNorm`` for "layernorm", ``nn.RMSNorm`` (no bias, no centring) for "rmsnorm". Shapes: (..., D)."""
+    _check_choice("norm", norm, NORMS)
+    if norm == "rmsnorm":
+        return nn.RMSNorm(d_model, eps=eps)
+    return nn.LayerNorm(d_model, eps=eps, bias=bias)
+
+
+def make_mlp(mlp: str, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True) -> nn.Module:
+    """``FeedForward`` (GELU) for "gelu", ``SwiGLU`` for "swiglu". Shapes: (B, T, D) -> (B, T, D)."""
+    _check_choice("mlp", mlp, MLPS)
+    return (SwiGLU if mlp == "swiglu" else FeedForward)(d_model, d_ff, dropout, bias)
+
+
+def kv_cache_bytes(config: GPTConfig, batch_size: int, seq_len: int, dtype: torch.dtype = torch.float32) -> int:
+    """Bytes a KV cache needs: keys and values (2) of every layer for B sequences of T positions.
+
+    2 * n_layer * B * n_kv_head * T * Dh * bytes per element; grouped-query attention divides it by
+    n_head / n_kv_head. Compare with ``KVCache.nbytes()`` after generating.
+    """
+    for name, value in (("batch_size", batch_size), ("seq_len", seq_len)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    head_dim = config.d_model // config.n_head
+    element = torch.empty((), dtype=dtype).element_size()
+    return 2 * config.n_layer * batch_size * config.kv_heads * seq_len * head_dim * element
+
+
 class Block(nn.Module):
-    """Transformer block: attention and feed-forward, each with a residual connection and LayerNorm.
+    """Transformer block: attention and feed-forward, each with a residual connection and a norm.
 
     Pre-LN (default, GPT-2): x + f(LN(x)). Post-LN (the 2017 paper): LN(x + f(x)).
+    ``norm``, ``mlp`` and ``n_kv_head`` choose today's variants (RMSNorm, SwiGLU, grouped-query attention).
     Shapes: (B, T, D) -> (B, T, D), plus attention weights (B, H, T, T) when asked.
     """
 
@@ -53,13 +109,16 @@ class Block(nn.Module):
         prenorm: bool = True,
         bias: bool = True,
         eps: float = 1e-5,
+        norm: str = "layernorm",
+        mlp: str = "gelu",
+        n_kv_head: int | None = None,
     ):
         super().__init__()
         self.prenorm = prenorm
-        self.ln_1 = nn.LayerNorm(d_model, eps=eps, bias=bias)
-        self.attn = MultiHeadAttention(d_model, n_head, dropout, bias=bias, causal=causal)
-        self.ln_2 = nn.LayerNorm(d_model, eps=eps, bias=bias)
-        self.mlp = FeedForward(d_model, d_ff or 4 * d_model, dropout, bias)
+        self.ln_1 = make_norm(norm, d_model, eps, bias)  # named ln_* as in GPT-2, whichever norm it is
+        self.attn = MultiHeadAttention(d_model, n_head, dropout, bias=bias, causal=causal, n_kv_head=n_kv_head)
+        self.ln_2 = make_norm(norm, d_model, eps, bias)
+        self.mlp = make_mlp(mlp, d_model, d_ff or default_d_ff(d_model, mlp), dropout, bias)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, mask=None, need_weights=False, rope=None, cache=None, layer=0):
@@ -73,7 +132,7 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    """Decoder-only language model: token (+ position) embedding, N blocks, final LayerNorm, LM head.
+    """Decoder-only language model: token (+ position) embedding, N blocks, final norm, LM head.
 
     Shapes: idx (B, T) int64 -> logits (B, T, V); loss is the mean next-token cross-entropy.
     """
@@ -84,19 +143,19 @@ class GPT(nn.Module):
         self._build(config, causal=True)
 
     def _build(self, c: GPTConfig, causal: bool) -> None:
-        """Embeddings, N blocks (causal or bidirectional), final LayerNorm, (tied) head; GPT-2's initialisation."""
+        """Embeddings, N blocks (causal or bidirectional), final norm, (tied) head; GPT-2's initialisation."""
         self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
         self.pos_emb = GPT._make_positions(c)
         self.rope = RotaryEmbedding(c.d_model // c.n_head, c.block_size) if c.pos_encoding == "rope" else None
         self.drop = nn.Dropout(c.dropout)
+        options = dict(bias=c.bias, eps=c.layer_norm_eps, norm=c.norm, mlp=c.mlp, n_kv_head=c.n_kv_head)
         self.blocks = nn.ModuleList(
-            Block(c.d_model, c.n_head, c.d_ff, c.dropout, causal=causal, bias=c.bias, eps=c.layer_norm_eps)
-            for _ in range(c.n_layer)
+            Block(c.d_model, c.n_head, c.d_ff, c.dropout, causal=causal, **options) for _ in range(c.n_layer)
         )
-        self.ln_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias)
+        self.ln_f = make_norm(c.norm, c.d_model, c.layer_norm_eps, c.bias)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
         self.apply(GPT._init_weights)
-        for name, p in self.named_parameters():  # GPT-2: scale residual projections by 1/sqrt(2N)
+        for name, p in self.named_parameters():  # GPT-2: scale residual projections by 1/sqrt(2N) (SwiGLU's W2 too)
             if name.endswith(("attn.out_proj.weight", "mlp.proj.weight")):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * c.n_layer))
         if c.tie_weights:
@@ -206,14 +265,33 @@ class GPT(nn.Module):
         do_sample: bool = True,
         use_cache: bool = True,
         generator: torch.Generator | None = None,
+        cache: KVCache | None = None,
     ) -> torch.Tensor:
         """Append ``max_new_tokens`` tokens. Shapes: (B, T) -> (B, T + max_new_tokens).
 
         With ``use_cache`` the keys/values of earlier positions are reused; once the context
         fills ``block_size`` it falls back to recomputing the cropped window, so the tokens
-        are the same as without the cache.
+        are the same as without the cache. Pass an empty ``cache=KVCache()`` to look at it
+        afterwards: it is filled in place (until the context fills ``block_size``).
         """
         self._check_idx(idx)
+        self._check_generate_args(max_new_tokens, temperature, use_cache, cache)
+        bs, given, cache = self.config.block_size, cache, None
+        for _ in range(max_new_tokens):
+            if use_cache and cache is not None and len(cache) < bs:
+                x, _ = self._hidden(idx[:, -1:], cache=cache)  # one new position
+            else:
+                cache = None
+                if use_cache and idx.shape[1] < bs:
+                    cache = KVCache() if given is None else given
+                    cache.clear()  # an empty KVCache is falsy (len 0): test for None, not truth
+                x, _ = self._hidden(idx[:, -bs:], cache=cache)  # (re)compute the window
+            logits = self.lm_head(x[:, -1])  # (B, V)
+            idx = torch.cat([idx, next_token(logits, temperature, top_k, top_p, do_sample, generator)], 1)
+        return idx
+
+    @staticmethod
+    def _check_generate_args(max_new_tokens, temperature, use_cache: bool, cache) -> None:
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral):
             raise TypeError(
                 f"max_new_tokens must be an int (a number of tokens), got {max_new_tokens!r} "
@@ -223,13 +301,5 @@ class GPT(nn.Module):
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
         if isinstance(temperature, str) or (isinstance(temperature, float) and not math.isfinite(temperature)):
             raise ValueError(f"temperature must be a finite number > 0 (1.0 is neutral), got {temperature!r}")
-        bs, cache = self.config.block_size, None
-        for _ in range(max_new_tokens):
-            if use_cache and cache is not None and len(cache) < bs:
-                x, _ = self._hidden(idx[:, -1:], cache=cache)  # one new position
-            else:
-                cache = KVCache() if use_cache and idx.shape[1] < bs else None
-                x, _ = self._hidden(idx[:, -bs:], cache=cache)  # (re)compute the window
-            logits = self.lm_head(x[:, -1])  # (B, V)
-            idx = torch.cat([idx, next_token(logits, temperature, top_k, top_p, do_sample, generator)], 1)
-        return idx
+        if cache is not None and (not isinstance(cache, KVCache) or len(cache) or not use_cache):
+            raise ValueError("cache must be an empty KVCache() (and use_cache=True); generate fills it in place")

@@ -194,3 +194,26 @@ def test_parse_args_reject_bad_values():
     with pytest.raises(SystemExit):
         quality.parse_args(["--budget", "0"])
     assert isinstance(generate.parse_args([]), argparse.Namespace)
+
+
+def test_scaling_sweep_gives_every_size_the_same_compute(tmp_path):
+    import scaling
+
+    result = scaling.main(["--tokens", "4000", "--sizes", "1x16", "2x32", "2x48", "--out", str(tmp_path)])
+    runs = result["runs"]
+    assert [r["size"] for r in runs] == ["1x16", "2x32", "2x48"]
+    assert runs[0]["tokens"] > runs[1]["tokens"] > runs[2]["tokens"]  # smaller models see more tokens
+    for r in runs:
+        assert abs(r["compute"] / result["settings"]["compute"] - 1) < 0.5  # steps are rounded, at least 20
+        assert r["curve"]["compute"] == sorted(r["curve"]["compute"]) and len(r["curve"]["val_loss"]) >= 2
+    assert json.loads((tmp_path / "scaling.json").read_text())["frontier_fit"] == result["frontier_fit"]
+
+
+def test_modern_ablation_report_lists_every_variant_with_its_gaps(tmp_path):
+    import modern
+
+    result = modern.main(["--budget", "0.2", "--repeats", "1", "--out", str(tmp_path)])
+    assert list(result["variants"]) == list(modern.VARIANTS)
+    assert result["variants"]["GPT-2 block"]["gap_to_gpt2"] == [0.0]
+    assert result["variants"]["all four"]["parameters"] < result["variants"]["GPT-2 block"]["parameters"]
+    assert "vs GPT-2 block, per seed" in modern.report(result)
