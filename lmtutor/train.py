@@ -219,8 +219,12 @@ def _loop(run: _Run) -> None:
     sync_every = 1 if run.device.type == "cpu" else 25  # reading a loss waits for the GPU: do it rarely there
     pending: list[torch.Tensor] = []
     one_clock = run.world.size > 1 and cfg.time_budget is not None  # schedule and stop follow rank 0's clock
-    for step in range(run.state["step"], cfg.max_steps):
-        elapsed = _dist.from_rank0(run.clock.elapsed()) if one_clock else run.clock.elapsed()
+    start = run.state["step"]
+    for step in range(start, cfg.max_steps):
+        if not one_clock:
+            elapsed = run.clock.elapsed()
+        elif (step - start) % sync_every == 0:  # a broadcast waits for the GPU: every 25 steps there
+            elapsed = _dist.from_rank0(run.clock.elapsed())
         lr = lr_at(step, cfg, elapsed)
         set_lr(run.optimizer, lr)
         x, y = get_batch(run.data["train"], block_size, cfg.batch_size, run.gen, run.device, run.rows)

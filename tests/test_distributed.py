@@ -172,3 +172,13 @@ def test_rows_of_rank_and_single_process_helpers():
         ltd.rows_of_rank(6, ltd.World(0, 4, 0))
     t = torch.tensor([1.0, 2.0])
     assert ltd.all_mean(t) is t and ltd.from_rank0(3.5) == 3.5 and ltd.world() == ltd.World()
+
+
+def test_time_budget_stops_every_rank_at_the_same_step(tmp_path):
+    """With a time budget the ranks follow rank 0's clock: all stop together (a hang would time out here)."""
+    budget = ["--train", "max_steps=100000", "time_budget=3", "warmup_steps=5", "batch_size=8", "eval_interval=100000"]
+    proc = _run(_torchrun([*RUN, *budget, "--out", str(tmp_path)]))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    h = _history(tmp_path)["history"]
+    assert 10 < len(h["step"]) < 100_000 and h["step"][-1] == len(h["step"]) - 1
+    assert h["elapsed"][-1] >= 3 and h["lr"][-1] < h["lr"][len(h["lr"]) // 2]  # the schedule followed the clock
