@@ -107,10 +107,15 @@ def rank_device(device: torch.device, me: World) -> torch.device:
     return torch.device("cuda", me.local_rank)
 
 
-def shutdown() -> None:
-    """Wait for every rank, then leave the process group (at the end of a run); nothing for a single process."""
+def shutdown(wait: bool = True) -> None:
+    """Leave the process group at the end of a run, after every rank got there (``wait``); nothing for one process.
+
+    After an error pass ``wait=False``: the other ranks may be inside another collective, and this
+    process exiting is what tells ``torchrun`` to stop them.
+    """
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -82,6 +82,7 @@ def train_command(args: argparse.Namespace) -> int:
     from .transformer import GPT
 
     me, device = _dist.init(args.device, timeout=args.dist_timeout)
+    finished = False
     try:
         args.preset = args.preset or default_preset(device)
         tok, train_ids, val_ids = _data(args.data)
@@ -104,8 +105,9 @@ def train_command(args: argparse.Namespace) -> int:
                 f"done: {s['steps']} steps, val loss {s['val_loss']:.4f}, {s['tokens_per_s']:,.0f} tokens/s "
                 f"({s['train_seconds']:.1f} s training); wrote {out / 'checkpoint.pt'}, {out / 'history.json'}"
             )
+        finished = True
     finally:
-        _dist.shutdown()
+        _dist.shutdown(wait=finished)
     return 0
 
 
