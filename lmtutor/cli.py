@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError, KeyError, CheckpointError, DataError, DistributedError) as err:
         rank = os.environ.get("RANK") if os.environ.get("WORLD_SIZE", "1") != "1" else None
         where = f" (rank {rank})" if rank is not None else ""  # under torchrun every process reports its own error
-        print(f"lmtutor {args.command}{where}: error: {err}", file=sys.stderr)
+        sys.stderr.write(f"lmtutor {args.command}{where}: error: {err}\n")  # one write: whole lines from each rank
+        sys.stderr.flush()
         return 2
 
 
