@@ -18,7 +18,7 @@ from .train import TrainConfig, train, train_preset
 from .transformer import GPT, GPTConfig
 from .utils import pick
 
-__all__ = ["cache_dir", "checkpoint_path", "default_preset", "shakespeare_data", "shakespeare_gpt"]
+__all__ = ["cache_dir", "char_data", "checkpoint_path", "default_preset", "shakespeare_data", "shakespeare_gpt"]
 
 
 def default_preset(device: torch.device | str | None = None) -> str:
@@ -26,12 +26,16 @@ def default_preset(device: torch.device | str | None = None) -> str:
     return pick("cpu", fast="nano", gpu="gpu", device=device)
 
 
-def shakespeare_data() -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
-    """Tokenizer and (train, val) id tensors of Tiny Shakespeare, 90/10 split."""
-    text = load_shakespeare()
+def char_data(text: str) -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
+    """Character tokenizer of ``text`` and its (train, val) id tensors, 90/10 split."""
     tok = CharTokenizer.from_text(text)
     train_ids, val_ids = train_val_split(torch.tensor(tok.encode(text), dtype=torch.long))
     return tok, train_ids, val_ids
+
+
+def shakespeare_data() -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
+    """Tokenizer and (train, val) id tensors of Tiny Shakespeare, 90/10 split."""
+    return char_data(load_shakespeare())
 
 
 def checkpoint_path(preset: str, train_config: TrainConfig | None = None) -> Path:

@@ -25,7 +25,7 @@ import torch
 from . import distributed as _dist
 from .callbacks import PrintLosses
 from .config import GPTConfig, TrainConfig, train_preset
-from .data import CharTokenizer, load_shakespeare, train_val_split
+from .data import load_shakespeare
 from .storage import atomic_file
 from .utils import did_you_mean
 
@@ -52,18 +52,14 @@ def parse_overrides(pairs: list[str], cls: type, what: str) -> dict:
     return out
 
 
-def _data(path: Path | None) -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
-    """Tiny Shakespeare (or a UTF-8 text file) as character ids, 90/10 split."""
+def _text(path: Path | None) -> str:
+    """Tiny Shakespeare, or the UTF-8 text file at ``path``."""
     if path is None:
-        text = load_shakespeare()
-    else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise ValueError(f"--data {path}: cannot read it as UTF-8 text ({type(err).__name__})") from None
-    tok = CharTokenizer.from_text(text)
-    train_ids, val_ids = train_val_split(torch.tensor(tok.encode(text), dtype=torch.long))
-    return tok, train_ids, val_ids
+        return load_shakespeare()
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"--data {path}: cannot read it as UTF-8 text ({type(err).__name__})") from None
 
 
 def _configs(args: argparse.Namespace, vocab_size: int) -> tuple[GPTConfig, TrainConfig]:
@@ -77,7 +73,7 @@ def _configs(args: argparse.Namespace, vocab_size: int) -> tuple[GPTConfig, Trai
 
 def train_command(args: argparse.Namespace) -> int:
     """Run ``lmtutor train`` in this process (one of N under torchrun); rank 0 prints and writes."""
-    from .recipes import default_preset
+    from .recipes import char_data, default_preset
     from .train import run_summary, train
     from .transformer import GPT
 
@@ -85,7 +81,7 @@ def train_command(args: argparse.Namespace) -> int:
     finished = False
     try:
         args.preset = args.preset or default_preset(device)
-        tok, train_ids, val_ids = _data(args.data)
+        tok, train_ids, val_ids = char_data(_text(args.data))  # character ids, 90/10 split
         model_cfg, cfg = _configs(args, tok.vocab_size)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         model = GPT(model_cfg)
