@@ -1,6 +1,6 @@
 """What each choice of the training path is worth: the lmtutor step with one choice undone at a time.
 
-    python bench/ablations.py                    # cpu preset, batch 64, 8 rotating repeats
+    python bench/ablations.py                    # cpu preset and its batch (32), 8 rotating repeats
     python bench/ablations.py --repeats 2 --steps 2 --out /tmp/x   # a quick smoke run
 
 "before" is the step with the choice undone, "after" the step as ``lmtutor.train`` runs it; all
@@ -22,7 +22,7 @@ import contextlib
 import statistics
 
 import torch
-from common import run_and_write, spread, table  # bench/common.py, next to this script
+from common import preset_batch, run_and_write, spread, table  # bench/common.py, next to this script
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from train_step import batches, tokens_per_s
@@ -117,7 +117,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="cpu")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=None, help="default: the preset's training batch")
     p.add_argument("--repeats", type=int, default=8)
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--warmup", type=int, default=3)
@@ -125,6 +125,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default=None, help="folder for the JSON (default bench/results)")
     p.add_argument("--name", default="ablations")
     args = p.parse_args(argv)
+    if args.batch_size is None:
+        args.batch_size = preset_batch(args.preset)
     if min(args.batch_size, args.repeats, args.steps) < 1 or args.warmup < 0:
         p.error("--batch-size, --repeats and --steps must be >= 1 and --warmup >= 0")
     return args

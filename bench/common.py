@@ -24,8 +24,10 @@ __all__ = [
     "ROOT",
     "RESULTS",
     "cpu_model",
+    "flops_per_token",
     "cpu_features",
     "machine_info",
+    "preset_batch",
     "spread",
     "table",
     "write_result",
@@ -149,3 +151,17 @@ def train_preset_run(preset: str, cfg, device) -> dict:
     summary = run_summary(history, cfg.batch_size * model.config.block_size)
     curve = {k: [round(v, 4) for v in history[k]] for k in ("eval_step", "elapsed", "train_loss", "val_loss")}
     return {"model": model, "history": history, "summary": summary, "curve": curve, "wall_s": wall}
+
+
+def flops_per_token(config, n_params: int) -> float:
+    """Training FLOPs per token: 6·N for the weights plus 12·L·D·T for attention scores and mixing."""
+    n = n_params - config.block_size * config.d_model  # without the position table (a lookup, no FLOPs)
+    return 6 * n + 12 * config.n_layer * config.d_model * config.block_size
+
+
+def preset_batch(preset: str) -> int:
+    """The training batch of a model preset (8 for a size the book does not train, such as gpt2)."""
+    from lmtutor.config import PRESETS
+
+    recipe = PRESETS[preset].train if preset in PRESETS else None
+    return recipe.batch_size if recipe is not None else 8

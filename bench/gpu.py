@@ -21,7 +21,7 @@ import statistics
 import sys
 
 import torch
-from common import table, train_preset_run, write_result  # bench/common.py, next to this script
+from common import flops_per_token, table, train_preset_run, write_result  # bench/common.py, next to this script
 
 # Peak dense (no sparsity) bf16 tensor-core throughput, TFLOP/s, from NVIDIA's data sheets.
 # Order matters: the first substring found in the device name wins ("H100 PCIe" before "H100").
@@ -51,12 +51,6 @@ def peak_tflops(device_name: str, override: float | None = None) -> float | None
         if key.lower() in device_name.lower():
             return value
     return None
-
-
-def flops_per_token(config, n_params: int) -> float:
-    """Training FLOPs per token: 6·N for the weights plus 12·L·D·T for attention scores and mixing."""
-    n = n_params - config.block_size * config.d_model  # without the position table (a lookup, no FLOPs)
-    return 6 * n + 12 * config.n_layer * config.d_model * config.block_size
 
 
 def run(args: argparse.Namespace) -> dict:

@@ -3,8 +3,9 @@
     python bench/modern.py                                  # 6 variants x 2 seeds x 60 s (~14 minutes)
     python bench/modern.py --budget 3 --repeats 1 --out /tmp/x   # a quick smoke run
 
-Every variant is chapter 9's CPU run (4 layers, width 128, context 64, batch 64, lr 3e-3) with one
-change, trained for the same number of seconds on the same machine (the evaluation at step 0 counts,
+Every variant is a GPT of nanoGPT's CPU size (``BASE_MODEL``: 4 layers, 4 heads, width 128, context 64)
+trained with batch 64 and lr 3e-3 (``BASE_TRAIN``), with one change, trained for the same number of
+seconds on the same machine (the evaluation at step 0 counts,
 the final one does not); the variants take turns within each repeat, and each repeat uses another
 seed (weights and batches), so the spread over repeats shows how much of a difference is noise. The result goes to
 ``lmtutor/results/modern.json`` (shipped with the package; chapter 15 draws it).
@@ -18,11 +19,13 @@ import statistics
 import torch
 from common import ROOT, run_and_write, table  # bench/common.py, next to this script
 
-from lmtutor.config import GPTConfig, train_preset
+from lmtutor.config import GPTConfig, TrainConfig
 from lmtutor.recipes import shakespeare_data
 from lmtutor.train import run_summary, train
 from lmtutor.transformer import GPT
 
+BASE_MODEL = {"block_size": 64, "n_layer": 4, "n_head": 4, "d_model": 128}  # GPT-2 blocks: LayerNorm, GELU
+BASE_TRAIN = {"batch_size": 64, "lr": 3e-3, "warmup_steps": 100}  # AdamW (0.9, 0.99), wd 0.1, cosine to lr / 10
 VARIANTS = {
     "GPT-2 block": {},
     "RMSNorm": {"norm": "rmsnorm"},
@@ -34,11 +37,12 @@ VARIANTS = {
 
 
 def one_run(options: dict, budget: float, seed: int, data) -> dict:
-    """Train the cpu preset with ``options`` for ``budget`` seconds; return its final losses and speed."""
+    """Train the base GPT with ``options`` for ``budget`` seconds; return its final losses and speed."""
     tok, train_ids, val_ids = data
     torch.manual_seed(seed)
-    model = GPT(GPTConfig.preset("cpu", vocab_size=tok.vocab_size, **options))
-    cfg = train_preset("cpu", time_budget=budget, max_steps=100_000, eval_interval=100_000, eval_batches=20, seed=seed)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, **BASE_MODEL, **options))
+    cfg = TrainConfig(**BASE_TRAIN, time_budget=budget, max_steps=100_000, eval_interval=100_000, eval_batches=20,
+                      seed=seed)  # fmt: skip
     history = train(model, train_ids, val_ids, cfg, device="cpu")
     s = run_summary(history, cfg.batch_size * model.config.block_size)
     return {"val_loss": round(s["val_loss"], 4), "steps": s["steps"], "tokens_per_s": round(s["tokens_per_s"]),
@@ -66,7 +70,8 @@ def run(args: argparse.Namespace) -> dict:
             "steps": [r["steps"] for r in rs],
             "tokens_per_s": round(statistics.mean(r["tokens_per_s"] for r in rs)),
         }
-    return {"settings": {"preset": "cpu", "budget_s": args.budget, "repeats": args.repeats}, "variants": out}
+    settings = {"model": BASE_MODEL, "train": BASE_TRAIN, "budget_s": args.budget, "repeats": args.repeats}
+    return {"settings": settings, "variants": out}
 
 
 def report(result: dict) -> str:

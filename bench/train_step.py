@@ -1,6 +1,6 @@
 """Training-step throughput: the lmtutor GPT vs 🤗 ``GPT2LMHeadModel`` of the same size.
 
-    python bench/train_step.py                      # cpu preset, batch 64, 10 alternating repeats
+    python bench/train_step.py                      # cpu preset and its batch (32), 10 alternating repeats
     python bench/train_step.py --profile            # also: where the time goes (torch.profiler)
     python bench/train_step.py --repeats 3 --steps 3 --warmup 1 --out /tmp/x   # a quick smoke run
 
@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 import torch
-from common import run_and_write, spread, table  # bench/common.py, next to this script
+from common import preset_batch, run_and_write, spread, table  # bench/common.py, next to this script
 from torch import nn
 
 from lmtutor.hf import to_hf_gpt2
@@ -221,7 +221,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (defaults: the chapter's CPU preset and batch)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="cpu", help="model preset of GPTConfig (default cpu)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=None, help="default: the preset's training batch")
     p.add_argument("--block-size", type=int, default=None, help="override the preset's context length")
     p.add_argument("--repeats", type=int, default=10, help="timed repeats per model, alternating")
     p.add_argument("--steps", type=int, default=10, help="optimizer steps per timed repeat")
@@ -233,6 +233,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default=None, help="folder for the JSON (default bench/results)")
     p.add_argument("--name", default="train_step", help="JSON file name (without .json)")
     args = p.parse_args(argv)
+    if args.batch_size is None:
+        args.batch_size = preset_batch(args.preset)
     if min(args.batch_size, args.repeats, args.steps) < 1 or args.warmup < 0:
         p.error("--batch-size, --repeats and --steps must be >= 1 and --warmup >= 0")
     return args

@@ -93,7 +93,7 @@ def frontier(curves: Sequence[tuple[Sequence[float], Sequence[float]]], n_points
 
 
 def load_result(name: str) -> dict:
-    """A sweep committed with the package (``lmtutor/results/<name>.json``, written by ``bench/<name>.py``)."""
+    """A benchmark result committed with the package (``lmtutor/results/<name>.json``, by ``bench/<name>.py``)."""
     path = resources.files("lmtutor") / "results" / f"{name}.json"
     if not path.is_file():
         known = sorted(p.name.removesuffix(".json") for p in (resources.files("lmtutor") / "results").iterdir())

@@ -44,28 +44,37 @@ def _machine(load: float = 0.5) -> dict:
 
 def sample_results() -> dict[str, dict]:
     """Small hand-made results in the shape the scripts write."""
+    recipe = {
+        "model": {"n_layer": 3, "n_head": 3, "d_model": 96, "block_size": 64, "bias": True, "dropout": 0.0},
+        "train": {"batch_size": 32, "lr": 0.003, "eval_interval": 250},
+        "parameters": 348096,
+        "flops_per_token": 2.1e6,
+    }
+    runs = [
+        {"recipe": name, "budget": budget, "repeat": k, "val_loss": loss + 0.01 * k, "steps": 100,
+         "tokens_per_s": 30000, "wall_s": budget,
+         "curve": {"elapsed": [0.5, budget / 2, budget], "val_loss": [4.2, 2.3, loss]}}
+        for budget, losses in ((60.0, (1.95, 1.80)), (135.0, (1.80, 1.66)))
+        for name, loss in zip(("nanoGPT", "book"), losses, strict=True)
+        for k in range(2)
+    ]  # fmt: skip
     quality_result = {
         "settings": {
             "preset": "cpu",
-            "parameters": 809856,
-            "train_config": {"max_steps": 10000, "batch_size": 64, "lr": 0.003, "warmup_steps": 100},
-            "time_budget_s": 135.0,
-            "eval_interval": 100,
-            "eval_batches": 20,
+            "budgets_s": [60.0, 135.0],
+            "repeats": 2,
+            "seed": 1337,
+            "final_eval": {"split": "val", "batch_size": 64, "n_batches": 100, "seed": 0},
+            "margin": 0.05,
+            "recipes": {"nanoGPT": {**recipe, "parameters": 804096}, "book": recipe},
+            "ladder_budget_s": 135.0,
         },
-        "final_val_loss": 1.6871,
-        "final_train_loss": 1.5432,
-        "steps": 951,
-        "tokens_per_s": 28765,
-        "wall_s": 138.2,
-        "curve": {
-            "eval_step": [0, 500, 950],
-            "elapsed": [0.5, 70.1, 135.0],
-            "train_loss": [4.2, 2.0, 1.54],
-            "val_loss": [4.2, 2.1, 1.6871],
-        },  # fmt: skip
-        "target_val_loss": 1.8,
-        "meets_target": True,
+        "runs": runs,
+        "budgets": quality.summarize(runs, [60.0, 135.0]),
+        "book_ahead_everywhere": True,
+        "ladder": [{"change": "nanoGPT's recipe", "val_loss": 1.8, "steps": 2900, "tokens_per_s": 17000}],
+        "matmul_gflops": [100.0, 101.0],
+        "throughput": {"book": {"median_tokens_per_s": 30000, "ideal_tokens_per_s": 48000, "fraction_of_ideal": 0.625}},
         "reference": quality.REFERENCE,
     }
     generate_result = {
@@ -93,9 +102,11 @@ def test_report_renders_numbers_from_json_and_states_what_is_missing(tmp_path):
     page, figure = tmp_path / "book" / "performance.md", tmp_path / "book" / "images" / "quality_curve.png"
     text = report.render(report.load_results(tmp_path), page, figure)
     assert text.startswith("# Performance\n")
-    assert "Test CPU" in text and "| 1.6871 |" in text and "target <= 1.8: met" in text
+    assert "Test CPU" in text and "| 135 s | 1.8050 (min 1.8000, max 1.8100, n = 2) |" in text
+    assert "+0.1400 (min +0.1400)" in text and "ahead by at least 0.05 nats per character at every budget" in text
+    assert "book 30,000 tokens/s = 62 % of 48,000" in text
     assert "**Speed-up 5.47x**" in text and "Identical tokens with and without the cache: yes" in text
-    assert "![Validation and training loss against wall-clock time](images/quality_curve.png)" in text
+    assert "![Validation loss against wall-clock time, both recipes, every budget](images/quality_curve.png)" in text
     assert "Not measured on this machine: it has no CUDA GPU" in text
     assert "Not measured yet: run `python bench/train_step.py`" in text
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -143,11 +154,28 @@ def test_training_step_benchmark_compares_identical_models(tmp_path):
     assert (tmp_path / "train_step.json").exists()
 
 
-def test_quality_benchmark_records_a_falling_curve(tmp_path):
-    result = quality.main(["--preset", "nano", "--budget", "3", "--eval-interval", "10", "--out", str(tmp_path)])
-    curve = result["curve"]
-    assert len(curve["val_loss"]) >= 2 and curve["val_loss"][-1] < curve["val_loss"][0]
-    assert result["meets_target"] == (result["final_val_loss"] <= 1.80)
+def test_quality_benchmark_compares_both_recipes_at_each_budget(tmp_path):
+    result = quality.main(["--preset", "nano", "--budgets", "1.5", "3", "--repeats", "2", "--ladder-budget", "3",
+                           "--eval-batches", "3", "--out", str(tmp_path)])  # fmt: skip
+    runs = result["runs"]
+    assert len(runs) == 8 and {(r["recipe"], r["budget"]) for r in runs} == {
+        (name, b) for name in ("nanoGPT", "book") for b in (1.5, 3.0)
+    }
+    # alternating: the first repeat starts with nanoGPT, the second with the book
+    assert [r["recipe"] for r in runs[:2]] == ["nanoGPT", "book"]
+    assert [r["recipe"] for r in runs[4:6]] == ["book", "nanoGPT"]
+    assert all(r["curve"]["val_loss"][-1] < r["curve"]["val_loss"][0] for r in runs)
+    at3 = result["budgets"]["3"]
+    loss = {(r["recipe"], r["budget"], r["repeat"]): r["val_loss"] for r in runs}
+    diffs = [loss["nanoGPT", 3.0, k] - loss["book", 3.0, k] for k in (0, 1)]
+    assert at3["difference"]["n"] == 2 and at3["difference"]["min"] == pytest.approx(min(diffs), abs=1e-4)
+    assert at3["book_ahead"] == (at3["difference"]["min"] >= quality.MARGIN)
+    assert [r["change"] for r in result["ladder"]][0] == "nanoGPT's recipe" and len(result["ladder"]) == 4
+    assert result["ladder"][0]["val_loss"] == runs[2]["val_loss"]  # the ends reuse the first repeat's runs
+    nano = result["settings"]["recipes"]["nanoGPT"]
+    assert nano["model"]["bias"] is False and nano["train"]["batch_size"] == 12 and nano["train"]["lr"] == 1e-3
+    assert 0 < result["throughput"]["book"]["fraction_of_ideal"] < 1.5
+    assert (tmp_path / "quality.json").exists()
 
 
 def test_gpu_flops_and_peak_table():
@@ -192,7 +220,7 @@ def test_parse_args_reject_bad_values():
     with pytest.raises(SystemExit):
         train_step.parse_args(["--repeats", "0"])
     with pytest.raises(SystemExit):
-        quality.parse_args(["--budget", "0"])
+        quality.parse_args(["--budgets", "60", "0"])
     assert isinstance(generate.parse_args([]), argparse.Namespace)
 
 

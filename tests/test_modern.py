@@ -112,7 +112,7 @@ def test_parameter_counts():
     gelu, swiglu = (GPT(GPTConfig(d_model=128, mlp=m)).num_parameters() for m in ("gelu", "swiglu"))
     assert abs(swiglu / gelu - 1) < 0.02
     assert default_d_ff(128, "swiglu") == 344 and default_d_ff(128) == 512 and default_d_ff(64, "swiglu") % 8 == 0
-    assert GPTConfig.preset("cpu", mlp="swiglu").d_ff == 344  # the width follows mlp and d_model
+    assert GPTConfig.preset("cpu", mlp="swiglu").d_ff == 256 == default_d_ff(96, "swiglu")  # follows mlp and d_model
     assert GPTConfig.preset("nano", d_model=128).d_ff == 512 and GPTConfig.preset("nano", d_ff=100).d_ff == 100
     mha, gqa = (MultiHeadAttention(128, 8, n_kv_head=h) for h in (None, 2))
     assert sum(p.numel() for p in mha.parameters()) - sum(p.numel() for p in gqa.parameters()) == 2 * 6 * 16 * 129

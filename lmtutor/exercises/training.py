@@ -165,7 +165,7 @@ lr_schedule = register(
         cases=[
             Case("20 steps, 5 warmup, 1.0 -> 0.1", (20, 5, 1.0, 0.1)),
             Case("no warmup (warmup_steps = 0)", (10, 0, 1.0, 0.0)),
-            Case("the chapter's preset: 1000 steps, 100 warmup, 3e-3 -> 3e-4", (1000, 100, 3e-3, 3e-4)),
+            Case("the chapter's preset: 2000 steps, 100 warmup, 5e-3 -> 5e-4", (2000, 100, 5e-3, 5e-4)),
             Case("warmup of one step", (8, 1, 2.0, 0.5)),
             Case("a warmup as long as the run (warmup_steps = max_steps)", (6, 6, 1.0, 0.1)),
         ],
