@@ -110,12 +110,15 @@ def table(rows: Sequence[Sequence], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def write_result(name: str, data: dict, directory: Path | None = None) -> Path:
-    """Write ``{"name", "machine", **data}`` to ``<directory>/<name>.json`` and return the path."""
+def write_result(name: str, data: dict, directory: Path | None = None, machine: dict | None = None) -> Path:
+    """Write ``{"name", "machine", **data}`` to ``<directory>/<name>.json`` and return the path.
+
+    ``machine`` is ``machine_info()`` taken when the measurement started (default: now).
+    """
     directory = Path(directory) if directory is not None else RESULTS
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.json"
-    payload = {"name": name, "machine": machine_info(), **data}
+    payload = {"name": name, "machine": machine or machine_info(), **data}
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
@@ -126,9 +129,10 @@ def run_and_write(name: str, parse_args, run, report, argv: list[str] | None = N
     ``name`` is the default; a script with a ``--name`` option may override it.
     """
     args = parse_args(argv)
+    machine = machine_info()  # the date and load average as the measurement starts, not when it ends
     result = run(args)
     print(report(result))
-    print(f"wrote {write_result(getattr(args, 'name', None) or name, result, args.out)}")
+    print(f"wrote {write_result(getattr(args, 'name', None) or name, result, args.out, machine)}")
     return result
 
 

@@ -21,7 +21,7 @@ import statistics
 import sys
 
 import torch
-from common import flops_per_token, table, train_preset_run, write_result  # bench/common.py, next to this script
+from common import flops_per_token, machine_info, table, train_preset_run, write_result  # bench/common.py
 
 # Peak dense (no sparsity) bf16 tensor-core throughput, TFLOP/s, from NVIDIA's data sheets.
 # Order matters: the first substring found in the device name wins ("H100 PCIe" before "H100").
@@ -132,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    machine = machine_info()  # the load at the start of the measurement
     result = run(args)
     print(report(result))
-    print(f"wrote {write_result(args.name, result, args.out)}")
+    print(f"wrote {write_result(args.name, result, args.out, machine)}")
     return 0
 
 

@@ -30,8 +30,7 @@ import time
 from dataclasses import replace
 
 import torch
-from common import ROOT, flops_per_token, spread, table  # bench/common.py, next to this script
-from common import run_and_write as _run_and_write
+from common import ROOT, flops_per_token, run_and_write, spread, table  # bench/common.py, next to this script
 
 from lmtutor.config import GPTConfig, TrainConfig
 from lmtutor.recipes import shakespeare_data
@@ -244,7 +243,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark, print the tables, write the JSON."""
-    return _run_and_write("quality", parse_args, run, report, argv)
+    return run_and_write("quality", parse_args, run, report, argv)
 
 
 if __name__ == "__main__":

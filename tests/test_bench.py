@@ -178,6 +178,22 @@ def test_quality_benchmark_compares_both_recipes_at_each_budget(tmp_path):
     assert (tmp_path / "quality.json").exists()
 
 
+def test_results_record_the_machine_as_it_was_when_the_run_started(tmp_path, monkeypatch):
+    import common
+
+    events = []
+    monkeypatch.setattr(common, "machine_info", lambda: events.append("machine") or {"date": "at the start"})
+
+    def probe_run(args):
+        events.append("run")
+        return {"value": 1}
+
+    parse = lambda argv: argparse.Namespace(out=tmp_path, name=None)  # noqa: E731
+    common.run_and_write("probe", parse, probe_run, lambda r: "report", [])
+    assert events == ["machine", "run"]
+    assert json.loads((tmp_path / "probe.json").read_text())["machine"] == {"date": "at the start"}
+
+
 def test_gpu_flops_and_peak_table():
     from lmtutor.transformer import GPT, GPTConfig
 
