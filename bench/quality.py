@@ -26,6 +26,7 @@ training FLOPs per token.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from dataclasses import replace
 
@@ -162,8 +163,9 @@ def run(args: argparse.Namespace) -> dict:
                       f"{r['tokens_per_s']:,} tokens/s", flush=True)  # fmt: skip
     rungs = []
     if args.ladder_budget:
-        for i, (label, m, t) in enumerate(ladder(args.preset, tok.vocab_size)):
-            ends = {0: "nanoGPT", 3: "book"}
+        rungs_todo = ladder(args.preset, tok.vocab_size)
+        ends = {0: "nanoGPT", len(rungs_todo) - 1: "book"}  # the first and last rung are the two recipes
+        for i, (label, m, t) in enumerate(rungs_todo):
             same = [r for r in runs if r["recipe"] == ends.get(i) and r["budget"] == args.ladder_budget]
             # the two ends were measured above (first repeat); the rungs between are trained here
             r = same[0] if same else train_for(m, t, args.ladder_budget, args.seed, data, args.eval_batches)
@@ -171,11 +173,11 @@ def run(args: argparse.Namespace) -> dict:
             print(f"ladder: {label}: val {r['val_loss']:.4f}", flush=True)
     gflops.append(matmul_gflops())
     matmul = max(gflops)
+    described = {name: describe(*rc) for name, rc in pair.items()}
     throughput = {}
-    for name, (m, t) in pair.items():
-        tps = sorted(r["tokens_per_s"] for r in runs if r["recipe"] == name)
-        fpt = describe(m, t)["flops_per_token"]
-        median = tps[len(tps) // 2]
+    for name in pair:
+        fpt = described[name]["flops_per_token"]
+        median = statistics.median_high(r["tokens_per_s"] for r in runs if r["recipe"] == name)
         throughput[name] = {"median_tokens_per_s": median, "ideal_tokens_per_s": round(matmul * 1e9 / fpt),
                             "fraction_of_ideal": round(median * fpt / (matmul * 1e9), 3)}  # fmt: skip
     per_budget = summarize(runs, args.budgets)
@@ -187,7 +189,7 @@ def run(args: argparse.Namespace) -> dict:
             "seed": args.seed,
             "final_eval": {**FINAL_EVAL, "n_batches": args.eval_batches},
             "margin": MARGIN,
-            "recipes": {name: describe(*rc) for name, rc in pair.items()},
+            "recipes": described,
             "threads": torch.get_num_threads(),
             "device": "cpu",
             "ladder_budget_s": args.ladder_budget or None,

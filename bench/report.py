@@ -167,7 +167,7 @@ def quality_section(r: dict | None, figure: Path, page: Path) -> str:
         f"validation split, seed {e['seed']}).",
         md_table(
             ["budget", "nanoGPT's recipe", "book's recipe", "nanoGPT - book", f"book ahead by >= {s['margin']}"], rows
-        ),  # fmt: skip
+        ),
     ]
     verdict = "at every budget" if r["book_ahead_everywhere"] else "**not** at every budget"
     parts.append(f"The book's recipe is ahead by at least {s['margin']} nats per character {verdict}.")
